@@ -1,0 +1,64 @@
+// What lives here: the backward pass: one reverse loop over the tape (creation order is topological),
+// calling each node's backward if its gradient was reached. No recursion, no sorting.
+#include "autodiff/backward.h"
+
+#include <cstring>
+
+namespace unroll {
+
+namespace {
+
+void run_backward(Var y, const Tensor* seed, bool into_parameters, const BackwardOptions& options) {
+  Tape& tape = y.tape();
+  UNROLL_CHECK(!tape.backward_consumed(), UsageError,
+               "backward: this tape was already differentiated without retain_graph (hint: pass "
+               "BackwardOptions{{.retain_graph = true}} to the first call, or record the graph again)");
+  if (seed == nullptr) {
+    UNROLL_CHECK(y.value().numel() == 1, UsageError,
+                 "backward: output of {} has shape {}, not a scalar (hint: reduce it with sum() or mean(), or pass a "
+                 "seed gradient of shape {})",
+                 tape.describe(y.id()), y.shape().str(), y.shape().str());
+  } else {
+    UNROLL_CHECK(seed->shape() == y.shape(), ShapeError, "backward: seed shape {} does not match output shape {}",
+                 seed->shape().str(), y.shape().str());
+    UNROLL_CHECK(seed->dtype() == y.dtype(), DTypeError, "backward: seed dtype {} does not match output dtype {}",
+                 dtype_name(seed->dtype()), dtype_name(y.dtype()));
+  }
+  UNROLL_CHECK(y.requires_grad(), UsageError,
+               "backward: {} does not require a gradient (hint: no input requires one, or it was recorded under a "
+               "NoGradGuard)",
+               tape.describe(y.id()));
+
+  tape.clear_grads();
+  Tensor& dy = tape.grad_buffer(y.id(), into_parameters);
+  for (int64_t i = 0; i < dy.numel(); ++i) dy.set(i, dy.at(i) + (seed ? seed->at(i) : 1.0));
+
+  for (NodeId id = y.id() + 1; id-- > 0;) {
+    const Node& node = tape.node(id);
+    if (node.backward == nullptr || !node.grad.defined()) continue;
+    BackwardContext ctx(tape, id, into_parameters);
+    node.backward(ctx);
+  }
+  if (!options.retain_graph) tape.set_backward_consumed(true);
+}
+
+}  // namespace
+
+void backward(Var loss, const BackwardOptions& options) { run_backward(loss, nullptr, true, options); }
+
+void backward(Var y, const Tensor& seed, const BackwardOptions& options) { run_backward(y, &seed, true, options); }
+
+std::vector<Tensor> grad(Var y, const std::vector<Var>& wrt, const Tensor* seed, const BackwardOptions& options) {
+  for (size_t i = 0; i < wrt.size(); ++i)
+    UNROLL_CHECK(wrt[i].same_tape(y), UsageError, "grad: wrt[{}] belongs to a different tape than the output", i);
+  run_backward(y, seed, false, options);
+  std::vector<Tensor> result;
+  result.reserve(wrt.size());
+  for (const Var& x : wrt) {
+    const Tensor& g = x.grad();
+    result.push_back(g.defined() ? g.clone() : Tensor::zeros(x.shape(), x.dtype()));
+  }
+  return result;
+}
+
+}  // namespace unroll

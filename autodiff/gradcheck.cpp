@@ -1,0 +1,195 @@
+// What lives here: the gradcheck implementation (see gradcheck.h).
+#include "autodiff/gradcheck.h"
+
+#include <cmath>
+#include <limits>
+
+#include "autodiff/backward.h"
+#include "graph/rng.h"
+
+namespace unroll {
+
+namespace {
+
+// The tensors gradcheck perturbs: copies of the inputs, then the parameters' own values.
+struct Subject {
+  std::string name;
+  Tensor value;
+};
+
+double default_step(DType dtype) {
+  return std::cbrt(dtype == DType::f64 ? std::numeric_limits<double>::epsilon()
+                                       : static_cast<double>(std::numeric_limits<float>::epsilon()));
+}
+
+class Checker {
+ public:
+  Checker(const GradcheckFn& f, const std::vector<Tensor>& inputs, const std::vector<Parameter*>& params,
+          const GradcheckOptions& options)
+      : f_(f), params_(params), options_(options) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const std::string name = i < options.input_names.size() ? options.input_names[i] : fmt::format("input {}", i);
+      subjects_.push_back({name, inputs[i].clone()});
+    }
+    for (Parameter* p : params) subjects_.push_back({p->name.empty() ? "parameter" : p->name, p->value});
+    report_.worst_per_input.resize(subjects_.size());
+    for (size_t s = 0; s < subjects_.size(); ++s) report_.worst_per_input[s].input = subjects_[s].name;
+  }
+
+  GradcheckReport run() {
+    for (const Subject& s : subjects_)
+      if (s.value.dtype() == DType::f32) {
+        report_.warnings.push_back(fmt::format("gradcheck: '{}' is float32; finite differences in float32 are too "
+                                               "coarse to trust (hint: check in float64)",
+                                               s.name));
+        if (options_.warn) fmt::print(stderr, "warning: {}\n", report_.warnings.back());
+      }
+    // Analytic side, on one tape.
+    Tape tape;
+    std::vector<Var> wrt;
+    const Var y = evaluate(tape, &wrt);
+    output_size_ = y.value().numel();
+    int64_t input_size = 0;
+    for (const Subject& s : subjects_) input_size += s.value.numel();
+    report_.directional = output_size_ * input_size > options_.max_jacobian_entries;
+    if (report_.directional)
+      check_directions(y, wrt);
+    else
+      check_jacobian(y, wrt);
+    return report_;
+  }
+
+ private:
+  Var evaluate(Tape& tape, std::vector<Var>* wrt) {
+    tape.reset();
+    std::vector<Var> leaves;
+    for (size_t s = 0; s < subjects_.size() - params_.size(); ++s) leaves.push_back(tape.leaf(subjects_[s].value, true));
+    const Var y = f_(tape, leaves);
+    UNROLL_CHECK(y.defined() && &y.tape() == &tape, UsageError,
+                 "gradcheck: the function must return a handle recorded on the tape it was given");
+    if (wrt) {
+      *wrt = leaves;
+      for (Parameter* p : params_) wrt->push_back(tape.param(*p));
+    }
+    return y;
+  }
+
+  std::vector<double> output_values() {
+    Tape tape;
+    const Var y = evaluate(tape, nullptr);
+    return y.value().to_vector();
+  }
+
+  double step_for(const Subject& s, int64_t k) const {
+    const double base = options_.step > 0 ? options_.step : default_step(s.value.dtype());
+    return base * std::max(1.0, std::abs(s.value.at(k)));
+  }
+
+  void compare(size_t subject, int64_t index, int64_t output, double analytic, double numeric) {
+    GradcheckEntry e;
+    e.input = subjects_[subject].name;
+    e.index = index;
+    e.output = output;
+    e.analytic = analytic;
+    e.numeric = numeric;
+    e.abs_error = std::abs(analytic - numeric);
+    e.rel_error = e.abs_error / std::max(std::abs(numeric), 1e-300);
+    e.badness = e.abs_error / (options_.atol + options_.rtol * std::abs(numeric));
+    if (!std::isfinite(analytic) || !std::isfinite(numeric)) e.badness = std::numeric_limits<double>::infinity();
+    ++report_.entries_checked;
+    if (!(e.badness <= 1.0)) report_.ok = false;
+    if (e.badness > report_.worst_per_input[subject].badness || report_.worst_per_input[subject].index < 0)
+      report_.worst_per_input[subject] = e;
+    if (e.badness > report_.worst.badness || report_.worst.index < 0) report_.worst = e;
+  }
+
+  void check_jacobian(Var y, const std::vector<Var>& wrt) {
+    // analytic[s][j * numel_s + k] = d y_j / d x_sk, one reverse pass per output element.
+    std::vector<std::vector<double>> analytic(subjects_.size());
+    Tensor seed = Tensor::zeros(y.shape(), y.dtype());
+    for (int64_t j = 0; j < output_size_; ++j) {
+      seed.fill(0.0);
+      seed.set(j, 1.0);
+      const std::vector<Tensor> g = grad(y, wrt, &seed);
+      for (size_t s = 0; s < subjects_.size(); ++s) {
+        const std::vector<double> row = g[s].to_vector();
+        analytic[s].insert(analytic[s].end(), row.begin(), row.end());
+      }
+    }
+    for (size_t s = 0; s < subjects_.size(); ++s) {
+      Tensor& x = subjects_[s].value;
+      for (int64_t k = 0; k < x.numel(); ++k) {
+        const double original = x.at(k), h = step_for(subjects_[s], k);
+        x.set(k, original + h);
+        const double x_plus = x.at(k);  // the step actually taken, after rounding to the dtype
+        const std::vector<double> plus = output_values();
+        x.set(k, original - h);
+        const double x_minus = x.at(k);
+        const std::vector<double> minus = output_values();
+        x.set(k, original);
+        for (int64_t j = 0; j < output_size_; ++j)
+          compare(s, k, j, analytic[s][static_cast<size_t>(j * x.numel() + k)],
+                  (plus[static_cast<size_t>(j)] - minus[static_cast<size_t>(j)]) / (x_plus - x_minus));
+      }
+    }
+  }
+
+  void check_directions(Var y, const std::vector<Var>& wrt) {
+    Rng rng(options_.seed);
+    for (int d = 0; d < options_.directions; ++d) {
+      Tensor u = Tensor::empty(y.shape(), y.dtype());
+      for (int64_t j = 0; j < u.numel(); ++j) u.set(j, rng.normal());
+      std::vector<Tensor> v;
+      for (const Subject& s : subjects_) {
+        v.push_back(Tensor::empty(s.value.shape(), s.value.dtype()));
+        for (int64_t k = 0; k < s.value.numel(); ++k) v.back().set(k, rng.normal());
+      }
+      const std::vector<Tensor> g = grad(y, wrt, &u);
+      // One subject at a time, so the report says which input's gradient is wrong.
+      for (size_t s = 0; s < subjects_.size(); ++s) {
+        Tensor& x = subjects_[s].value;
+        double analytic = 0;
+        for (int64_t k = 0; k < x.numel(); ++k) analytic += g[s].at(k) * v[s].at(k);
+        const double h = options_.step > 0 ? options_.step : default_step(x.dtype());
+        const Tensor original = x.clone();
+        const auto weighted_output = [&](double sign) {
+          for (int64_t k = 0; k < x.numel(); ++k) x.set(k, original.at(k) + sign * h * v[s].at(k));
+          const std::vector<double> out = output_values();
+          double total = 0;
+          for (int64_t j = 0; j < u.numel(); ++j) total += u.at(j) * out[static_cast<size_t>(j)];
+          return total;
+        };
+        const double plus = weighted_output(+1), minus = weighted_output(-1);
+        x.copy_from(original);
+        compare(s, d, -1, analytic, (plus - minus) / (2 * h));
+      }
+    }
+  }
+
+  const GradcheckFn& f_;
+  const std::vector<Parameter*>& params_;
+  const GradcheckOptions& options_;
+  std::vector<Subject> subjects_;
+  int64_t output_size_ = 0;
+  GradcheckReport report_;
+};
+
+}  // namespace
+
+std::string GradcheckReport::summary() const {
+  const GradcheckEntry& w = worst;
+  return fmt::format(
+      "gradcheck {}: {} entries{}; worst: '{}' index {}{}: analytic {:.10g}, numeric {:.10g}, abs error {:.3g}, "
+      "rel error {:.3g}",
+      ok ? "PASSED" : "FAILED", entries_checked, directional ? " (random directions)" : " (full Jacobian)", w.input,
+      w.index, w.output >= 0 ? fmt::format(" (output {})", w.output) : "", w.analytic, w.numeric, w.abs_error,
+      w.rel_error);
+}
+
+GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs, const std::vector<Parameter*>& params,
+                          const GradcheckOptions& options) {
+  UNROLL_CHECK(!inputs.empty() || !params.empty(), UsageError, "gradcheck: nothing to check (no inputs, no parameters)");
+  return Checker(f, inputs, params, options).run();
+}
+
+}  // namespace unroll

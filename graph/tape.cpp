@@ -1,0 +1,152 @@
+// What lives here: Tape recording, parameters as leaves, gradient buffers, epochs and scopes.
+#include "graph/tape.h"
+
+#include <atomic>
+#include <cstring>
+
+namespace unroll {
+
+namespace {
+// Epochs are unique across all tapes, so a handle can never match a different tape's recycled state.
+uint64_t next_epoch() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+}  // namespace
+
+Parameter::Parameter(std::string n, Tensor v) : name(std::move(n)), value(std::move(v)) {
+  grad = Tensor::zeros(value.shape(), value.dtype());
+}
+
+Tape::Tape(std::shared_ptr<DnnlContext> dnnl) : epoch_(next_epoch()), dnnl_(std::move(dnnl)) {}
+Tape::~Tape() = default;
+
+Var Tape::leaf(const Tensor& value, bool requires_grad) {
+  UNROLL_CHECK(value.defined(), UsageError, "leaf: the tensor is undefined (hint: create it with Tensor::zeros/from_values)");
+  Node n;
+  n.value = value;
+  n.op = OpKind::leaf;
+  n.requires_grad = requires_grad;
+  n.scope = scope_stack_.back();
+  nodes_.push_back(std::move(n));
+  return Var(this, static_cast<NodeId>(nodes_.size() - 1), epoch_);
+}
+
+Var Tape::constant(const Tensor& value) { return leaf(value, false); }
+
+Var Tape::param(Parameter& p) {
+  if (p.tape_epoch_ == epoch_) return Var(this, p.node_, epoch_);
+  UNROLL_CHECK(p.value.defined(), UsageError, "param: parameter '{}' has no value", p.name);
+  if (!p.grad.defined() || p.grad.shape() != p.value.shape() || p.grad.dtype() != p.value.dtype())
+    p.grad = Tensor::zeros(p.value.shape(), p.value.dtype());
+  Node n;
+  n.value = p.value;
+  n.op = OpKind::parameter;
+  n.requires_grad = true;
+  n.param = &p;
+  n.scope = scope_stack_.back();
+  nodes_.push_back(std::move(n));
+  p.tape_epoch_ = epoch_;
+  p.node_ = static_cast<NodeId>(nodes_.size() - 1);
+  return Var(this, p.node_, epoch_);
+}
+
+void Tape::reset() {
+  nodes_.clear();
+  input_ids_.clear();
+  arena_.reset();
+  epoch_ = next_epoch();
+  backward_consumed_ = false;
+  scope_names_.resize(1);
+  scope_stack_.assign(1, 0);
+}
+
+Tensor Tape::alloc(const Shape& shape, DType dtype) {
+  const size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
+  return Tensor::view(arena_.allocate(bytes), shape, dtype);
+}
+
+Tensor Tape::alloc_zeros(const Shape& shape, DType dtype) {
+  Tensor t = alloc(shape, dtype);
+  if (t.nbytes()) std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+
+Var Tape::record(const RecordSpec& spec) {
+  Node n;
+  n.op = spec.op;
+  n.value = spec.value;
+  n.attrs = spec.attrs;
+  n.aux = spec.aux;
+  n.first_input = static_cast<uint32_t>(input_ids_.size());
+  n.n_inputs = static_cast<uint16_t>(spec.n_inputs);
+  n.scope = scope_stack_.back();
+  bool any_needs = false;
+  for (size_t i = 0; i < spec.n_inputs; ++i) {
+    const Var& in = spec.inputs[i];
+    UNROLL_CHECK(in.defined(), UsageError, "{}: input {} is an undefined handle", op_name(spec.op), i);
+    UNROLL_CHECK(&in.tape() == this, UsageError,
+                 "{}: input {} belongs to a different tape (hint: record all inputs of an op on one tape)",
+                 op_name(spec.op), i);
+    input_ids_.push_back(in.id());
+    any_needs = any_needs || nodes_[in.id()].requires_grad;
+  }
+  n.requires_grad = grad_enabled_ && any_needs;
+  n.backward = n.requires_grad ? spec.backward : nullptr;
+  nodes_.push_back(std::move(n));
+  const auto id = static_cast<NodeId>(nodes_.size() - 1);
+  if (anomaly_ && !nodes_[id].value.all_finite())
+    throw NumericError(fmt::format("anomaly: {} produced a non-finite value (NaN or Inf); its inputs were {}",
+                                   describe(id), [&] {
+                                     std::string s;
+                                     for (size_t i = 0; i < spec.n_inputs; ++i)
+                                       s += (i ? ", " : "") + std::string(nodes_[spec.inputs[i].id()].value.all_finite()
+                                                                                ? "finite"
+                                                                                : "non-finite");
+                                     return s.empty() ? std::string("none") : s;
+                                   }()));
+  return Var(this, id, epoch_);
+}
+
+Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
+  Node& n = nodes_[id];
+  if (!n.grad.defined()) {
+    if (into_parameters && n.param != nullptr)
+      n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
+    else
+      n.grad = alloc_zeros(n.value.shape(), n.value.dtype());
+  }
+  return n.grad;
+}
+
+void Tape::clear_grads() {
+  for (Node& n : nodes_) n.grad = Tensor();
+}
+
+void Tape::push_scope(const std::string& name) {
+  const std::string& parent = scope_names_[scope_stack_.back()];
+  scope_names_.push_back(parent.empty() ? name : parent + "/" + name);
+  scope_stack_.push_back(static_cast<uint32_t>(scope_names_.size() - 1));
+}
+
+void Tape::pop_scope() {
+  if (scope_stack_.size() > 1) scope_stack_.pop_back();
+}
+
+std::string Tape::describe(NodeId id) const {
+  const Node& n = nodes_[id];
+  const std::string scope = scope_name(n.scope);
+  return fmt::format("op '{}' (tape node {}{}{})", op_name(n.op), id, scope.empty() ? "" : ", recorded in ",
+                     scope);
+}
+
+Tape& Var::tape() const {
+  UNROLL_CHECK(tape_ != nullptr, UsageError, "var: the handle is undefined (hint: it was default-constructed)");
+  UNROLL_CHECK(tape_->epoch() == epoch_, UsageError,
+               "var: handle to node {} was used after its tape was reset (hint: record it again on the new tape, or "
+               "keep a copy of its value with value().clone())",
+               id_);
+  return *tape_;
+}
+
+}  // namespace unroll

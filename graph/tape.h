@@ -1,0 +1,218 @@
+// What lives here: the Tape (append-only record of ops in creation order, which is a topological order),
+// the Node it stores per op, Parameters that outlive tapes, and the RAII guards (no-grad, name scope).
+//
+// Note [Tape ownership]: the tape owns every recorded value and gradient (in its Arena, or by sharing a
+// leaf's storage). Nodes refer to their inputs by integer id, never by pointer, so destruction is a flat
+// loop and there is no recursion anywhere. Handles (Var) are {tape, id, epoch}; reset() starts a new
+// epoch, after which old handles raise UsageError instead of reading recycled memory.
+//
+// Note [Gradients accumulate]: every backward function adds (+=) into its inputs' gradient buffers,
+// which the tape hands out zero-filled. That is what makes `a + a` and a weight used at every step right.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/arena.h"
+#include "graph/op_kind.h"
+#include "graph/tensor.h"
+
+namespace unroll {
+
+class Tape;
+class Var;
+class DnnlContext;  // ops/dnnl_context.h
+using NodeId = uint32_t;
+
+// A trainable tensor that lives across tapes: a model's weight. Its path name is its checkpoint key.
+class Parameter {
+ public:
+  Parameter() = default;
+  Parameter(std::string name, Tensor value);
+
+  std::string name;
+  Tensor value;
+  Tensor grad;  // same shape and dtype as value; accumulated by backward(), cleared by zero_grad()
+
+  void zero_grad() { grad.fill(0.0); }
+
+ private:
+  friend class Tape;
+  uint64_t tape_epoch_ = 0;  // the tape epoch in which node_ is this parameter's leaf
+  NodeId node_ = 0;
+};
+
+class BackwardContext;
+using BackwardFn = void (*)(BackwardContext&);
+
+// Small attributes an op keeps for its backward (axes, sizes, scalars, a pointer into the arena).
+struct OpAttrs {
+  int64_t i[4] = {0, 0, 0, 0};
+  double f[2] = {0, 0};
+  const void* ptr = nullptr;
+};
+
+struct Node {
+  Tensor value;
+  Tensor grad;  // undefined until some backward writes into it
+  Tensor aux;   // anything else backward needs (a dropout mask, softmax output)
+  BackwardFn backward = nullptr;  // null when no input needs a gradient
+  Parameter* param = nullptr;     // set on parameter leaves
+  OpAttrs attrs;
+  uint32_t first_input = 0;  // into Tape's input id list
+  uint16_t n_inputs = 0;
+  OpKind op = OpKind::leaf;
+  bool requires_grad = false;
+  uint32_t scope = 0;  // index into the tape's scope names (module path), 0 = none
+};
+
+// What a recording op hands to Tape::record.
+struct RecordSpec {
+  OpKind op;
+  const Var* inputs;
+  size_t n_inputs;
+  Tensor value;
+  BackwardFn backward;
+  OpAttrs attrs = {};
+  Tensor aux = {};
+};
+
+class Tape {
+ public:
+  explicit Tape(std::shared_ptr<DnnlContext> dnnl = nullptr);
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // Leaves. leaf() shares `value`'s storage (no copy). param() returns the same node for the same
+  // parameter within one epoch, so a weight used at every time step is one node.
+  Var leaf(const Tensor& value, bool requires_grad = false);
+  Var constant(const Tensor& value);  // leaf(value, false)
+  Var param(Parameter& p);
+
+  // Drops every node and rewinds the arena; all existing Var handles become stale.
+  void reset();
+
+  size_t size() const { return nodes_.size(); }
+  uint64_t epoch() const { return epoch_; }
+  const Node& node(NodeId id) const { return nodes_[id]; }
+  Node& node(NodeId id) { return nodes_[id]; }
+  NodeId input_id(const Node& n, int i) const { return input_ids_[n.first_input + static_cast<uint32_t>(i)]; }
+
+  // Recording (used by ops): arena-backed uninitialised/zeroed tensors, and the append itself.
+  Tensor alloc(const Shape& shape, DType dtype);
+  Tensor alloc_zeros(const Shape& shape, DType dtype);
+  void* alloc_bytes(size_t bytes) { return arena_.allocate(bytes); }  // raw arena memory (e.g. indices)
+  Var record(const RecordSpec& spec);
+
+  // Gradient buffers used by backward (autodiff/): zero-filled on first use.
+  Tensor& grad_buffer(NodeId id, bool into_parameters);
+  void clear_grads();
+  bool backward_consumed() const { return backward_consumed_; }
+  void set_backward_consumed(bool v) { backward_consumed_ = v; }
+
+  bool grad_enabled() const { return grad_enabled_; }
+  void set_grad_enabled(bool on) { grad_enabled_ = on; }
+
+  // Anomaly mode: every recorded value is checked for NaN/Inf; the first one raises NumericError
+  // naming the op, its tape index and the module path that recorded it.
+  bool anomaly_detection() const { return anomaly_; }
+  void set_anomaly_detection(bool on) { anomaly_ = on; }
+
+  // Name scopes (module paths) for messages.
+  void push_scope(const std::string& name);
+  void pop_scope();
+  std::string scope_name(uint32_t scope) const { return scope < scope_names_.size() ? scope_names_[scope] : ""; }
+  std::string describe(NodeId id) const;  // "tanh (node 17, in encoder/l0)"
+
+  const std::shared_ptr<DnnlContext>& dnnl() const { return dnnl_; }
+  void set_dnnl(std::shared_ptr<DnnlContext> ctx) { dnnl_ = std::move(ctx); }
+  const Arena& arena() const { return arena_; }
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<NodeId> input_ids_;
+  Arena arena_;
+  uint64_t epoch_;
+  bool grad_enabled_ = true;
+  bool anomaly_ = false;
+  bool backward_consumed_ = false;
+  std::vector<std::string> scope_names_{""};
+  std::vector<uint32_t> scope_stack_{0};
+  std::shared_ptr<DnnlContext> dnnl_;
+};
+
+// The handle users hold: small, copyable, checked against the tape's epoch on every use.
+class Var {
+ public:
+  Var() = default;
+  Var(Tape* tape, NodeId id, uint64_t epoch) : tape_(tape), id_(id), epoch_(epoch) {}
+
+  bool defined() const { return tape_ != nullptr; }
+  Tape& tape() const;  // throws UsageError for an undefined or stale handle
+  NodeId id() const { return id_; }
+  const Node& node() const { return tape().node(id_); }
+  const Tensor& value() const { return node().value; }
+  const Tensor& grad() const { return node().grad; }  // undefined when backward never reached it
+  const Shape& shape() const { return node().value.shape(); }
+  DType dtype() const { return node().value.dtype(); }
+  bool requires_grad() const { return node().requires_grad; }
+  double item() const { return value().item(); }
+  bool same_tape(const Var& o) const { return tape_ == o.tape_ && epoch_ == o.epoch_; }
+
+ private:
+  Tape* tape_ = nullptr;
+  NodeId id_ = 0;
+  uint64_t epoch_ = 0;
+};
+
+// RAII: ops recorded inside do not require gradients.
+class NoGradGuard {
+ public:
+  explicit NoGradGuard(Tape& t) : tape_(t), previous_(t.grad_enabled()) { t.set_grad_enabled(false); }
+  ~NoGradGuard() { tape_.set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  Tape& tape_;
+  bool previous_;
+};
+
+// RAII: nodes recorded inside carry this module path (for anomaly and error messages).
+class ScopeGuard {
+ public:
+  ScopeGuard(Tape& t, const std::string& name) : tape_(t) { t.push_scope(name); }
+  ~ScopeGuard() { tape_.pop_scope(); }
+  ScopeGuard(const ScopeGuard&) = delete;
+  ScopeGuard& operator=(const ScopeGuard&) = delete;
+
+ private:
+  Tape& tape_;
+};
+
+// Handed to each op's backward function.
+class BackwardContext {
+ public:
+  BackwardContext(Tape& tape, NodeId id, bool into_parameters)
+      : tape_(tape), node_(tape.node(id)), into_parameters_(into_parameters) {}
+
+  const Node& node() const { return node_; }
+  const OpAttrs& attrs() const { return node_.attrs; }
+  const Tensor& out() const { return node_.value; }
+  const Tensor& dout() const { return node_.grad; }
+  const Tensor& aux() const { return node_.aux; }
+  int n_inputs() const { return node_.n_inputs; }
+  const Tensor& in(int i) const { return tape_.node(tape_.input_id(node_, i)).value; }
+  bool needs(int i) const { return tape_.node(tape_.input_id(node_, i)).requires_grad; }
+  Tensor& din(int i) { return tape_.grad_buffer(tape_.input_id(node_, i), into_parameters_); }
+  Tape& tape() { return tape_; }
+
+ private:
+  Tape& tape_;
+  const Node& node_;
+  bool into_parameters_;
+};
+
+}  // namespace unroll

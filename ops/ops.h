@@ -1,0 +1,78 @@
+// What lives here: the public op API. Each function checks shapes/dtypes (throwing ShapeError/DTypeError
+// that name the op and both shapes), computes the forward value, and records a tape node whose backward
+// accumulates into the inputs' gradients. Implementations: one file per family in ops/.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "graph/rng.h"
+#include "graph/tape.h"
+
+namespace unroll {
+
+// ---- elementwise.cpp: NumPy-broadcasting binary ops and simple unary ops ----
+Var add(Var a, Var b);
+Var sub(Var a, Var b);
+Var mul(Var a, Var b);
+Var div(Var a, Var b);
+Var affine(Var x, double scale, double shift);  // scale * x + shift
+Var neg(Var x);
+Var exp(Var x);
+Var log(Var x);
+Var square(Var x);
+Var sqrt(Var x);
+
+// ---- activations.cpp ----
+Var tanh(Var x);
+Var sigmoid(Var x);
+Var relu(Var x);
+Var softmax(Var x, int axis = -1);
+Var log_softmax(Var x, int axis = -1);
+
+// ---- matmul.cpp (float32 on oneDNN, float64 on reference kernels) ----
+Var matmul(Var a, Var b);          // [M,K] x [K,N] -> [M,N]
+Var batched_matmul(Var a, Var b);  // [B,M,K] x [B,K,N] -> [B,M,N]
+Var linear(Var x, Var weight);     // x [..., I], weight [O, I] -> [..., O] = x W^T
+Var linear(Var x, Var weight, Var bias);  // + bias [O]
+
+// ---- reduce.cpp ----
+inline constexpr int kAllAxes = 1 << 30;  // internal marker: reduce over every element
+Var sum(Var x);  // all elements -> scalar
+Var sum(Var x, int axis, bool keepdim = false);
+Var mean(Var x);
+Var mean(Var x, int axis, bool keepdim = false);
+
+// ---- shape_ops.cpp ----
+Var reshape(Var x, const Shape& shape);  // same number of elements; a view, no copy
+Var transpose(Var x);                    // 2-D
+Var concat(const std::vector<Var>& xs, int axis);
+Var slice(Var x, int axis, int64_t start, int64_t length);
+std::vector<Var> split(Var x, int axis, const std::vector<int64_t>& sizes);
+std::vector<Var> chunk(Var x, int axis, int pieces);              // equal pieces
+Var gather_rows(Var table, const std::vector<int64_t>& indices);  // table [V, D] -> [N, D]
+
+// ---- loss.cpp: scalar losses, averaged over elements / rows ----
+Var mse(Var prediction, Var target);
+Var cross_entropy(Var logits, const std::vector<int64_t>& targets);  // logits [N, C], targets in [0, C)
+
+// ---- dropout.cpp: inverted dropout; identity when !training or p == 0 ----
+Var dropout(Var x, double p, Rng& rng, bool training);
+
+// ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
+inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }
+
+// ---- operators ----
+inline Var operator+(Var a, Var b) { return add(a, b); }
+inline Var operator-(Var a, Var b) { return sub(a, b); }
+inline Var operator*(Var a, Var b) { return mul(a, b); }
+inline Var operator/(Var a, Var b) { return div(a, b); }
+inline Var operator-(Var a) { return neg(a); }
+inline Var operator+(Var a, double s) { return affine(a, 1.0, s); }
+inline Var operator+(double s, Var a) { return affine(a, 1.0, s); }
+inline Var operator-(Var a, double s) { return affine(a, 1.0, -s); }
+inline Var operator-(double s, Var a) { return affine(a, -1.0, s); }
+inline Var operator*(Var a, double s) { return affine(a, s, 0.0); }
+inline Var operator*(double s, Var a) { return affine(a, s, 0.0); }
+inline Var operator/(Var a, double s) { return affine(a, 1.0 / s, 0.0); }
+
+}  // namespace unroll

@@ -1,0 +1,41 @@
+// What lives here: small helpers shared by the test suites: seeded random tensors, closeness checks.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "graph/rng.h"
+#include "graph/tensor.h"
+
+namespace unroll::testing {
+
+// Uniform values in [lo, hi); keep away from kinks (relu at 0, log/sqrt near 0) by choosing the range.
+inline Tensor random_tensor(const Shape& shape, Rng& rng, double lo = -1.0, double hi = 1.0, DType dtype = DType::f64) {
+  Tensor t = Tensor::empty(shape, dtype);
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, rng.uniform(lo, hi));
+  return t;
+}
+
+// Values bounded away from zero in magnitude: sign random, |x| in [lo, hi).
+inline Tensor random_away_from_zero(const Shape& shape, Rng& rng, double lo = 0.2, double hi = 1.0) {
+  Tensor t = Tensor::empty(shape, DType::f64);
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, (rng.uniform() < 0.5 ? -1 : 1) * rng.uniform(lo, hi));
+  return t;
+}
+
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.at(i) - b.at(i)));
+  return worst;
+}
+
+// max |a - b| / (1 + |b|)
+inline double max_scaled_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  double worst = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.at(i) - b.at(i)) / (1 + std::abs(b.at(i))));
+  return worst;
+}
+
+}  // namespace unroll::testing
