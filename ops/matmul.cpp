@@ -42,7 +42,7 @@ Var matmul_impl(Var a, Var b, bool batched) {
                batched ? " and batch sizes must match" : "");
   const int64_t batch = batched ? as[0] : 1, m = as[rank - 2], k = as[rank - 1], n = bs[rank - 1];
   const Shape out = batched ? Shape{batch, m, n} : Shape{m, n};
-  Tensor y = a.tape().alloc_zeros(out, a.dtype());
+  Tensor y = a.tape().alloc(out, a.dtype());
   dispatch_dtype(a.dtype(), [&]<class T>() {
     gemm<T>(a.tape(), {.batch = batch, .m = m, .n = n, .k = k}, a.value().data<T>(), b.value().data<T>(), y.data<T>());
   });
