@@ -58,6 +58,14 @@ Var cross_entropy(Var logits, const std::vector<int64_t>& targets);  // logits [
 // ---- dropout.cpp: inverted dropout; identity when !training or p == 0 ----
 Var dropout(Var x, double p, Rng& rng, bool training);
 
+// ---- recurrent_gates.cpp: fused pointwise gate math of the stock cells (the matmuls stay separate ops).
+// gates [B, 4H] are pre-activations in PyTorch's order i, f, g, o; c_prev, c [B, H].
+Var lstm_cell_state(Var gates, Var c_prev);  // c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g)
+Var lstm_hidden(Var gates, Var c);           // h = sigmoid(o) * tanh(c)
+// x_proj = W_ih x + b_ih, h_proj = W_hh h + b_hh, both [B, 3H] in order r, z, n; h_prev [B, H]:
+// r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r * h_n), h = (1 - z) * n + z * h_prev
+Var gru_lbr_update(Var x_proj, Var h_proj, Var h_prev);
+
 // ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
 inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }
 

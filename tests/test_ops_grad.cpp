@@ -73,6 +73,10 @@ std::vector<OpCase> op_cases() {
     Rng mask_rng(99);  // re-seeded per evaluation: the same mask every time, as finite differences need
     return dropout(x[0], 0.4, mask_rng, true);
   });
+  add_case("lstm_cell_state", {r({2, 12}, -2, 2), r({2, 3})}, [](Tape&, V x) { return lstm_cell_state(x[0], x[1]); });
+  add_case("lstm_hidden", {r({2, 12}, -2, 2), r({2, 3}, -2, 2)}, [](Tape&, V x) { return lstm_hidden(x[0], x[1]); });
+  add_case("gru_lbr_update", {r({2, 9}, -2, 2), r({2, 9}, -2, 2), r({2, 3})},
+           [](Tape&, V x) { return gru_lbr_update(x[0], x[1], x[2]); });
   return cases;
 }
 
