@@ -19,9 +19,10 @@
 //     is unused.
 //
 // Threads: oneDNN here uses the OpenMP runtime.  OMP_NUM_THREADS is respected
-// if set; otherwise 2 threads are used.  Only benchmark on an otherwise idle
-// machine: the 1-min load average is recorded before/after and a warning is
-// printed when it exceeds threads + 1 (e.g. a parallel build running).
+// if set; otherwise 2 threads are used.  Benchmark on an otherwise idle
+// machine or through bench/run_prioritized.sh: the 1-min load average (and
+// the scheduler autogroup) is recorded and a warning is printed when the load
+// exceeds threads + 1 (e.g. a parallel build running).
 //
 // Usage: dnnl_bench [--config a|b|c|all] [--cell lstm|gru|gru_cho|rnn|all]
 //                   [--reps N] [--json] [--matmul]
@@ -38,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <unordered_map>
@@ -147,6 +149,14 @@ void fill_uniform(memory &mem, float bound) {
 
 void fill_zero(memory &mem) {
     std::memset(mem.get_data_handle(), 0, mem.get_desc().get_size());
+}
+
+// Scheduler autogroup and its nice value (see bench/run_prioritized.sh).
+std::string autogroup() {
+    std::ifstream f("/proc/self/autogroup");
+    std::string line;
+    std::getline(f, line);
+    return line;
 }
 
 // ---------------------------------------------------------------------------
@@ -467,7 +477,8 @@ int main_impl(int argc, char **argv) {
             {"matmul_warmup_reps", kWarmupReps * kMatmulRepsFactor},
             {"weight_reorders", "excluded (done once before timing)"},
             {"timed", "forward_training + backward of the RNN primitive(s) only"},
-            {"loadavg_1min_start", check_machine_quiet(omp_get_max_threads(), "before")}};
+            {"loadavg_1min_start", check_machine_quiet(omp_get_max_threads(), "before")},
+            {"autogroup", autogroup()}};
     json configs = json::object();
     for (const auto &c : kConfigs)
         configs[c.name] = {{"label", c.label}, {"input", c.input}, {"hidden", c.hidden},
