@@ -21,7 +21,7 @@ TEST_CASE("gradients accumulate: a + a and a weight reused at every step") {
   CHECK(tape.size() == 6);  // x, ONE parameter node for all three uses, 3 muls, the sum
 }
 
-TEST_CASE("requires_grad is decided at record time; no-grad scope and detach cut the graph") {
+TEST_CASE("requires_grad is decided at record time, and no-grad scope and detach cut the graph") {
   Tape tape;
   Var x = tape.leaf(Tensor::from_values({2.0}, {1}, DType::f64), true);
   Var c = tape.constant(Tensor::from_values({3.0}, {1}, DType::f64));
