@@ -1,0 +1,558 @@
+// What lives here: splits, scalers, windows, batches, baselines and the built-in datasets of io/datasets.h.
+#include "io/datasets.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "graph/check.h"
+#include "graph/rng.h"
+#include "io/csv.h"
+
+namespace unroll {
+
+namespace {
+
+std::string range_str(Range r) { return fmt::format("[{}, {})", r.begin, r.end); }
+
+nlohmann::json range_json(Range r) { return nlohmann::json::array({r.begin, r.end}); }
+
+Range range_from_json(const nlohmann::json& j, const char* key) {
+  UNROLL_CHECK(j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer(), DataError,
+               "split spec: '{}' must be [begin, end] integers, got {} (hint: e.g. [0, 192])", key, j.dump());
+  return Range{j[0].get<int64_t>(), j[1].get<int64_t>()};
+}
+
+double number_at(const nlohmann::json& j, const char* what, const char* key) {
+  UNROLL_CHECK(j.is_object() && j.contains(key) && j[key].is_number(), DataError,
+               "{}: key '{}' is missing or not a number in {} (hint: the JSON was not written by this version)", what,
+               key, j.dump());
+  return j[key].get<double>();
+}
+
+void check_fraction(double f, const char* name) {
+  UNROLL_CHECK(std::isfinite(f) && f >= 0 && f <= 1, UsageError, "split: {} must lie in [0, 1], got {}", name, f);
+}
+
+}  // namespace
+
+// ---- splits ----
+
+nlohmann::json Split::to_json() const {
+  return {{"train", range_json(train)},
+          {"validation", range_json(validation)},
+          {"test", range_json(test)},
+          {"fit", range_json(fit)}};
+}
+
+Split split_by_fraction(int64_t n, double train_fraction, double validation_fraction) {
+  check_fraction(train_fraction, "train_fraction");
+  check_fraction(validation_fraction, "validation_fraction");
+  UNROLL_CHECK(train_fraction + validation_fraction <= 1.0 + 1e-12, UsageError,
+               "split: train_fraction {} + validation_fraction {} exceed 1 (hint: the test split is the rest)",
+               train_fraction, validation_fraction);
+  UNROLL_CHECK(n >= 0, UsageError, "split: series length must be >= 0, got {}", n);
+  const int64_t n_train = std::llround(static_cast<double>(n) * train_fraction);
+  const int64_t n_val = std::min(n - n_train, static_cast<int64_t>(std::llround(static_cast<double>(n) * validation_fraction)));
+  return Split{{0, n_train}, {n_train, n_train + n_val}, {n_train + n_val, n}, {0, n_train}};
+}
+
+Split split_by_ranges(int64_t n, Range train, Range test, double validation_fraction) {
+  check_fraction(validation_fraction, "validation_fraction");
+  for (const auto& [name, r] : {std::pair{"train", train}, std::pair{"test", test}}) {
+    UNROLL_CHECK(r.begin >= 0 && r.begin <= r.end && r.end <= n, DataError,
+                 "split: {} range {} does not fit a series of length {} (hint: ranges are half-open [begin, end) "
+                 "indices with 0 <= begin <= end <= length)",
+                 name, range_str(r), n);
+  }
+  UNROLL_CHECK(test.begin >= train.end, DataError,
+               "split: test range {} starts before the end of the train range {} (hint: splits are chronological "
+               "and must not overlap)",
+               range_str(test), range_str(train));
+  const int64_t n_val = std::llround(static_cast<double>(train.size()) * validation_fraction);
+  return Split{{train.begin, train.end - n_val}, {train.end - n_val, train.end}, test, {train.begin, train.end - n_val}};
+}
+
+Split SplitSpec::resolve(int64_t n) const {
+  UNROLL_CHECK(train.has_value() == test.has_value(), UsageError,
+               "split spec: give both a train and a test range, or neither (then fractions are used)");
+  Split s = train ? split_by_ranges(n, *train, *test, validation_fraction)
+                  : split_by_fraction(n, train_fraction, validation_fraction);
+  s.fit = fit_includes_validation ? Range{s.train.begin, s.validation.end} : s.train;
+  UNROLL_CHECK(s.train.size() > 0 && s.test.size() > 0, DataError,
+               "split: a series of length {} gives train {}, validation {}, test {}; train and test must not be "
+               "empty (hint: use a longer series or other fractions)",
+               n, range_str(s.train), range_str(s.validation), range_str(s.test));
+  return s;
+}
+
+nlohmann::json SplitSpec::to_json() const {
+  nlohmann::json j = {{"train_fraction", train_fraction},
+                      {"validation_fraction", validation_fraction},
+                      {"fit_includes_validation", fit_includes_validation}};
+  if (train) j["train"] = range_json(*train);
+  if (test) j["test"] = range_json(*test);
+  return j;
+}
+
+SplitSpec SplitSpec::from_json(const nlohmann::json& j) {
+  SplitSpec s;
+  s.train_fraction = number_at(j, "split spec", "train_fraction");
+  s.validation_fraction = number_at(j, "split spec", "validation_fraction");
+  if (j.contains("fit_includes_validation")) {
+    UNROLL_CHECK(j["fit_includes_validation"].is_boolean(), DataError,
+                 "split spec: 'fit_includes_validation' must be true or false, got {}", j["fit_includes_validation"].dump());
+    s.fit_includes_validation = j["fit_includes_validation"].get<bool>();
+  }
+  if (j.contains("train")) s.train = range_from_json(j["train"], "train");
+  if (j.contains("test")) s.test = range_from_json(j["test"], "test");
+  return s;
+}
+
+// ---- scaling ----
+
+const char* scaler_kind_name(ScalerKind kind) {
+  switch (kind) {
+    case ScalerKind::none: return "none";
+    case ScalerKind::min_max: return "min_max";
+    case ScalerKind::z_score: return "z_score";
+  }
+  return "?";
+}
+
+ScalerKind parse_scaler_kind(const std::string& name) {
+  if (name == "none") return ScalerKind::none;
+  if (name == "min_max" || name == "minmax") return ScalerKind::min_max;
+  if (name == "z_score" || name == "zscore") return ScalerKind::z_score;
+  throw UsageError(fmt::format("scaler: unknown kind '{}' (hint: use min_max, z_score or none)", name));
+}
+
+Scaler Scaler::fit(ScalerKind kind, const std::vector<double>& values, Range range) {
+  UNROLL_CHECK(range.begin >= 0 && range.end <= static_cast<int64_t>(values.size()) && range.size() > 0, DataError,
+               "scaler: fit range {} is empty or outside a series of length {} (hint: the training split must hold "
+               "values)",
+               range_str(range), values.size());
+  Scaler s;
+  s.kind_ = kind;
+  const auto first = values.begin() + range.begin, last = values.begin() + range.end;
+  if (kind == ScalerKind::none) return s;
+  if (kind == ScalerKind::min_max) {
+    const auto [lo, hi] = std::minmax_element(first, last);
+    s.a_ = *lo;
+    s.b_ = *hi;
+    s.offset_ = s.a_;
+    s.scale_ = s.b_ - s.a_;
+  } else {
+    double sum = 0;
+    for (auto it = first; it != last; ++it) sum += *it;
+    const double mean = sum / static_cast<double>(range.size());
+    double sq = 0;
+    for (auto it = first; it != last; ++it) sq += (*it - mean) * (*it - mean);
+    s.a_ = mean;
+    s.b_ = std::sqrt(sq / static_cast<double>(range.size()));
+    s.offset_ = s.a_;
+    s.scale_ = s.b_;
+  }
+  UNROLL_CHECK(s.scale_ > 0 && std::isfinite(s.scale_), DataError,
+               "scaler: the training values {} are all {}, so {} scaling is undefined (hint: a constant series "
+               "cannot be scaled; use scaler none or more varied data)",
+               range_str(range), *first, scaler_kind_name(kind));
+  return s;
+}
+
+std::vector<double> Scaler::transform(const std::vector<double>& xs) const {
+  std::vector<double> out(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) out[i] = transform(xs[i]);
+  return out;
+}
+
+std::vector<double> Scaler::inverse(const std::vector<double>& ys) const {
+  std::vector<double> out(ys.size());
+  for (size_t i = 0; i < ys.size(); ++i) out[i] = inverse(ys[i]);
+  return out;
+}
+
+nlohmann::json Scaler::to_json() const {
+  switch (kind_) {
+    case ScalerKind::min_max: return {{"kind", "min_max"}, {"min", a_}, {"max", b_}};
+    case ScalerKind::z_score: return {{"kind", "z_score"}, {"mean", a_}, {"std", b_}};
+    case ScalerKind::none: break;
+  }
+  return {{"kind", "none"}};
+}
+
+Scaler Scaler::from_json(const nlohmann::json& j) {
+  UNROLL_CHECK(j.is_object() && j.contains("kind") && j["kind"].is_string(), DataError,
+               "scaler: no 'kind' string in {} (hint: expected e.g. {{\"kind\": \"min_max\", \"min\": 0, \"max\": 1}})",
+               j.dump());
+  Scaler s;
+  const std::string kind = j["kind"].get<std::string>();
+  UNROLL_CHECK(kind == "none" || kind == "min_max" || kind == "z_score", DataError,
+               "scaler: unknown kind '{}' (hint: min_max, z_score or none)", kind);
+  s.kind_ = parse_scaler_kind(kind);
+  if (s.kind_ == ScalerKind::none) return s;
+  const bool minmax = s.kind_ == ScalerKind::min_max;
+  s.a_ = number_at(j, "scaler", minmax ? "min" : "mean");
+  s.b_ = number_at(j, "scaler", minmax ? "max" : "std");
+  s.offset_ = s.a_;
+  s.scale_ = minmax ? s.b_ - s.a_ : s.b_;
+  UNROLL_CHECK(std::isfinite(s.a_) && s.scale_ > 0 && std::isfinite(s.scale_), DataError,
+               "scaler: {} gives a scale of {}, which must be finite and > 0", j.dump(), s.scale_);
+  return s;
+}
+
+// ---- windows ----
+
+WindowSet make_windows(int64_t series_length, Range range, WindowSpec spec) {
+  UNROLL_CHECK(spec.history >= 1 && spec.horizon >= 1, UsageError,
+               "windows: history and horizon must be >= 1, got history {} and horizon {}", spec.history,
+               spec.horizon);
+  UNROLL_CHECK(range.begin >= 0 && range.begin <= range.end && range.end <= series_length, UsageError,
+               "windows: range {} does not fit a series of length {}", range_str(range), series_length);
+  WindowSet w;
+  w.spec = spec;
+  const int64_t first = std::max(range.begin, spec.history + spec.horizon - 1);
+  if (first < range.end) w.targets.reserve(static_cast<size_t>(range.end - first));
+  for (int64_t t = first; t < range.end; ++t) w.targets.push_back(t);
+  return w;
+}
+
+// ---- batches ----
+
+Batch make_batch(const std::vector<double>& series, const WindowSet& windows, const std::vector<int64_t>& indices,
+                 DType dtype) {
+  const int64_t history = windows.spec.history;
+  const auto batch = static_cast<int64_t>(indices.size());
+  UNROLL_CHECK(batch > 0, UsageError, "make_batch: no window indices given");
+  Batch out;
+  out.x = Tensor::empty({history, batch, 1}, dtype);
+  out.y = Tensor::empty({batch, 1}, dtype);
+  out.targets.resize(indices.size());
+  dispatch_dtype(dtype, [&]<class T>() {
+    T* x = out.x.data<T>();
+    T* y = out.y.data<T>();
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t k = indices[static_cast<size_t>(b)];
+      UNROLL_CHECK(k >= 0 && k < windows.size(), UsageError, "make_batch: window index {} is outside [0, {})", k,
+                   windows.size());
+      const int64_t target = windows.targets[static_cast<size_t>(k)];
+      UNROLL_CHECK(target < static_cast<int64_t>(series.size()), UsageError,
+                   "make_batch: window target {} is beyond a series of length {}", target, series.size());
+      const int64_t first = windows.first_input(k);
+      for (int64_t t = 0; t < history; ++t) x[t * batch + b] = static_cast<T>(series[static_cast<size_t>(first + t)]);
+      y[b] = static_cast<T>(series[static_cast<size_t>(target)]);
+      out.targets[static_cast<size_t>(b)] = target;
+    }
+    return 0;
+  });
+  return out;
+}
+
+nlohmann::json DataCursor::to_json() const { return {{"epoch", epoch}, {"position", position}}; }
+
+DataCursor DataCursor::from_json(const nlohmann::json& j) {
+  for (const char* key : {"epoch", "position"}) {
+    UNROLL_CHECK(j.is_object() && j.contains(key) && j[key].is_number_integer(), DataError,
+                 "data cursor: key '{}' is missing or not an integer in {}", key, j.dump());
+  }
+  return DataCursor{j["epoch"].get<int64_t>(), j["position"].get<int64_t>()};
+}
+
+BatchStream::BatchStream(std::vector<double> series, WindowSet windows, int64_t batch_size, bool shuffle,
+                         uint64_t seed, DType dtype)
+    : series_(std::move(series)),
+      windows_(std::move(windows)),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
+      seed_(seed),
+      dtype_(dtype) {
+  UNROLL_CHECK(batch_size_ > 0, UsageError, "batch stream: batch size must be >= 1, got {}", batch_size_);
+  UNROLL_CHECK(windows_.empty() || windows_.targets.back() < static_cast<int64_t>(series_.size()), UsageError,
+               "batch stream: window target {} is beyond a series of length {}", windows_.targets.back(),
+               series_.size());
+  build_order();
+}
+
+uint64_t BatchStream::shuffle_seed_for(uint64_t seed, int64_t epoch) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (static_cast<uint64_t>(epoch) + 1);  // splitmix64 finaliser
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::vector<int64_t> BatchStream::shuffled_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  Rng rng(shuffle_seed_for(seed, epoch));
+  for (int64_t i = n - 1; i >= 1; --i) {
+    const auto j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i) + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+void BatchStream::build_order() {
+  if (shuffle_) {
+    order_ = shuffled_order(windows_.size(), seed_, cursor_.epoch);
+  } else {
+    order_.resize(static_cast<size_t>(windows_.size()));
+    for (int64_t i = 0; i < windows_.size(); ++i) order_[static_cast<size_t>(i)] = i;
+  }
+}
+
+bool BatchStream::next(Batch& batch) {
+  const int64_t n = windows_.size();
+  if (cursor_.position >= n) return false;
+  const int64_t count = std::min(batch_size_, n - cursor_.position);
+  scratch_.assign(order_.begin() + cursor_.position, order_.begin() + cursor_.position + count);
+  batch = make_batch(series_, windows_, scratch_, dtype_);
+  cursor_.position += count;
+  return true;
+}
+
+void BatchStream::next_epoch() {
+  cursor_ = DataCursor{cursor_.epoch + 1, 0};
+  build_order();
+}
+
+void BatchStream::seek(DataCursor cursor) {
+  UNROLL_CHECK(cursor.epoch >= 0 && cursor.position >= 0 && cursor.position <= windows_.size(), UsageError,
+               "batch stream: cursor (epoch {}, position {}) is outside an epoch of {} windows (hint: the checkpoint "
+               "was written for different data, history or horizon)",
+               cursor.epoch, cursor.position, windows_.size());
+  const bool rebuild = cursor.epoch != cursor_.epoch;
+  cursor_ = cursor;
+  if (rebuild) build_order();
+}
+
+int64_t BatchStream::batches_per_epoch() const { return (windows_.size() + batch_size_ - 1) / batch_size_; }
+
+// ---- a series made ready for training ----
+
+PreparedData prepare_data(Series series, const SplitSpec& split_spec, WindowSpec spec, ScalerKind scaler) {
+  PreparedData d;
+  d.spec = spec;
+  d.split = split_spec.resolve(series.size());
+  d.scaler = Scaler::fit(scaler, series.values, d.split.fit);
+  d.scaled = d.scaler.transform(series.values);
+  const int64_t n = series.size();
+  d.train = make_windows(n, d.split.train, spec);
+  d.validation = make_windows(n, d.split.validation, spec);
+  d.test = make_windows(n, d.split.test, spec);
+  d.fit = make_windows(n, d.split.fit, spec);
+  for (const auto& [name, w, r] : {std::tuple{"training", &d.train, d.split.train}, std::tuple{"test", &d.test, d.split.test}}) {
+    UNROLL_CHECK(!w->empty(), DataError,
+                 "data '{}': the {} split {} has no window (a target needs index >= history + horizon - 1 = {}; "
+                 "hint: use a longer series, a shorter history or horizon, or other split fractions)",
+                 series.name, name, range_str(r), spec.history + spec.horizon - 1);
+  }
+  d.series = std::move(series);
+  return d;
+}
+
+// ---- metrics ----
+
+namespace {
+void check_pair(const std::vector<double>& p, const std::vector<double>& t, const char* name) {
+  UNROLL_CHECK(p.size() == t.size(), ShapeError, "{}: {} predictions but {} targets (hint: one prediction per window)",
+               name, p.size(), t.size());
+  UNROLL_CHECK(!p.empty(), UsageError, "{}: no values (hint: the evaluated split has no window)", name);
+}
+}  // namespace
+
+double rmse(const std::vector<double>& prediction, const std::vector<double>& target) {
+  check_pair(prediction, target, "rmse");
+  double sum = 0;
+  for (size_t i = 0; i < prediction.size(); ++i) sum += (prediction[i] - target[i]) * (prediction[i] - target[i]);
+  return std::sqrt(sum / static_cast<double>(prediction.size()));
+}
+
+double mae(const std::vector<double>& prediction, const std::vector<double>& target) {
+  check_pair(prediction, target, "mae");
+  double sum = 0;
+  for (size_t i = 0; i < prediction.size(); ++i) sum += std::abs(prediction[i] - target[i]);
+  return sum / static_cast<double>(prediction.size());
+}
+
+// ---- baselines ----
+
+std::vector<double> window_targets(const std::vector<double>& series, const WindowSet& windows) {
+  std::vector<double> out;
+  out.reserve(windows.targets.size());
+  for (int64_t t : windows.targets) out.push_back(series.at(static_cast<size_t>(t)));
+  return out;
+}
+
+std::vector<double> persistence_forecast(const std::vector<double>& series, const WindowSet& windows) {
+  std::vector<double> out;
+  out.reserve(windows.targets.size());
+  for (int64_t t : windows.targets) out.push_back(series.at(static_cast<size_t>(t - windows.spec.horizon)));
+  return out;
+}
+
+std::vector<double> seasonal_naive_forecast(const std::vector<double>& series, const WindowSet& windows,
+                                            int64_t period) {
+  UNROLL_CHECK(period >= 1, UsageError, "seasonal-naive: period must be >= 1, got {}", period);
+  const int64_t lag = period * ((windows.spec.horizon + period - 1) / period);
+  std::vector<double> out;
+  out.reserve(windows.targets.size());
+  for (int64_t t : windows.targets) {
+    UNROLL_CHECK(t - lag >= 0, DataError,
+                 "seasonal-naive: the target at index {} has no value {} steps earlier (period {}, horizon {}; hint: "
+                 "evaluate windows that start at least one period into the series)",
+                 t, lag, period, windows.spec.horizon);
+    out.push_back(series.at(static_cast<size_t>(t - lag)));
+  }
+  return out;
+}
+
+LinearAR LinearAR::fit(const std::vector<double>& series, const WindowSet& windows, double ridge) {
+  const int64_t h = windows.spec.history;
+  const int64_t p = h + 1;  // weights, then the intercept
+  UNROLL_CHECK(windows.size() >= p, DataError,
+               "linear AR({}): needs at least {} training windows, got {} (hint: use a longer training split or a "
+               "shorter history)",
+               h, p, windows.size());
+  UNROLL_CHECK(ridge >= 0 && std::isfinite(ridge), UsageError, "linear AR({}): ridge must be >= 0, got {}", h, ridge);
+  // Normal equations A w = b with A = sum x x^T, b = sum x y, x = (inputs oldest first, 1).
+  std::vector<double> a(static_cast<size_t>(p * p), 0.0), b(static_cast<size_t>(p), 0.0), x(static_cast<size_t>(p));
+  for (int64_t k = 0; k < windows.size(); ++k) {
+    const int64_t first = windows.first_input(k);
+    for (int64_t j = 0; j < h; ++j) x[static_cast<size_t>(j)] = series.at(static_cast<size_t>(first + j));
+    x[static_cast<size_t>(h)] = 1.0;
+    const double y = series.at(static_cast<size_t>(windows.targets[static_cast<size_t>(k)]));
+    for (int64_t r = 0; r < p; ++r) {
+      const double xr = x[static_cast<size_t>(r)];
+      b[static_cast<size_t>(r)] += xr * y;
+      for (int64_t c = 0; c <= r; ++c) a[static_cast<size_t>(r * p + c)] += xr * x[static_cast<size_t>(c)];
+    }
+  }
+  for (int64_t j = 0; j < h; ++j) a[static_cast<size_t>(j * p + j)] += ridge;
+  // Cholesky A = L L^T in the lower triangle, in place.
+  for (int64_t j = 0; j < p; ++j) {
+    double d = a[static_cast<size_t>(j * p + j)];
+    for (int64_t k = 0; k < j; ++k) d -= a[static_cast<size_t>(j * p + k)] * a[static_cast<size_t>(j * p + k)];
+    const double diag = a[static_cast<size_t>(j * p + j)];
+    UNROLL_CHECK(d > 1e-12 * std::max(1.0, diag), NumericError,
+                 "linear AR({}): the normal equations are singular at {} {} (the training windows are collinear, "
+                 "e.g. a constant series; hint: fit with ridge > 0 or use more varied data)",
+                 h, j < h ? "lag input" : "the intercept", j < h ? fmt::format("{}", j) : std::string());
+    const double l = std::sqrt(d);
+    a[static_cast<size_t>(j * p + j)] = l;
+    for (int64_t r = j + 1; r < p; ++r) {
+      double s = a[static_cast<size_t>(r * p + j)];
+      for (int64_t k = 0; k < j; ++k) s -= a[static_cast<size_t>(r * p + k)] * a[static_cast<size_t>(j * p + k)];
+      a[static_cast<size_t>(r * p + j)] = s / l;
+    }
+  }
+  // Solve L z = b, then L^T w = z.
+  std::vector<double> w(b);
+  for (int64_t r = 0; r < p; ++r) {
+    for (int64_t k = 0; k < r; ++k) w[static_cast<size_t>(r)] -= a[static_cast<size_t>(r * p + k)] * w[static_cast<size_t>(k)];
+    w[static_cast<size_t>(r)] /= a[static_cast<size_t>(r * p + r)];
+  }
+  for (int64_t r = p - 1; r >= 0; --r) {
+    for (int64_t k = r + 1; k < p; ++k) w[static_cast<size_t>(r)] -= a[static_cast<size_t>(k * p + r)] * w[static_cast<size_t>(k)];
+    w[static_cast<size_t>(r)] /= a[static_cast<size_t>(r * p + r)];
+  }
+  LinearAR model;
+  model.intercept = w[static_cast<size_t>(h)];
+  model.weights.assign(w.begin(), w.begin() + h);
+  return model;
+}
+
+std::vector<double> LinearAR::predict(const std::vector<double>& series, const WindowSet& windows) const {
+  const int64_t h = windows.spec.history;
+  UNROLL_CHECK(static_cast<int64_t>(weights.size()) == h, UsageError,
+               "linear AR: the model has {} weights but the windows have history {} (hint: fit on windows of the "
+               "same history)",
+               weights.size(), h);
+  std::vector<double> out;
+  out.reserve(windows.targets.size());
+  for (int64_t k = 0; k < windows.size(); ++k) {
+    const int64_t first = windows.first_input(k);
+    double y = intercept;
+    for (int64_t j = 0; j < h; ++j) y += weights[static_cast<size_t>(j)] * series.at(static_cast<size_t>(first + j));
+    out.push_back(y);
+  }
+  return out;
+}
+
+nlohmann::json BaselineReport::to_json() const {
+  nlohmann::json j = {{"persistence_rmse", persistence.rmse},
+                      {"persistence_mae", persistence.mae},
+                      {"ar_rmse", ar.rmse},
+                      {"ar_mae", ar.mae}};
+  if (seasonal_naive) {
+    j["seasonal_naive_rmse"] = seasonal_naive->rmse;
+    j["seasonal_naive_mae"] = seasonal_naive->mae;
+    j["seasonal_period"] = seasonal_period;
+  }
+  return j;
+}
+
+BaselineReport evaluate_baselines(const PreparedData& data, const WindowSet& evaluate, int64_t seasonal_period) {
+  const std::vector<double> truth = window_targets(data.scaled, evaluate);
+  auto score = [&](const std::vector<double>& p) { return Score{rmse(p, truth), mae(p, truth)}; };
+  BaselineReport r;
+  r.persistence = score(persistence_forecast(data.scaled, evaluate));
+  if (seasonal_period > 0) {
+    r.seasonal_naive = score(seasonal_naive_forecast(data.scaled, evaluate, seasonal_period));
+    r.seasonal_period = seasonal_period;
+  }
+  r.ar = score(LinearAR::fit(data.scaled, data.fit).predict(data.scaled, evaluate));
+  return r;
+}
+
+// ---- built-in data ----
+
+std::vector<std::string> builtin_dataset_names() { return {"magnet", "nottem"}; }
+
+BuiltinDataset load_builtin_dataset(const std::string& name, const std::string& data_dir,
+                                    const DatasetParams& params) {
+  BuiltinDataset d;
+  if (name == "magnet") {
+    MagnetParams mp;
+    if (params.length) mp.length = *params.length;
+    if (params.noise) mp.noise = *params.noise;
+    mp.seed = params.seed;
+    if (params.time_scale) mp.time_scale = *params.time_scale;
+    d.series = Series{"magnet", generate_magnet(mp)};
+    d.split = SplitSpec{};  // 70 / 15 / 15
+    d.source = fmt::format("magnet generator (length {}, noise {} V, seed {}{})", mp.length, mp.noise, mp.seed,
+                           mp.time_scale == 1.0 ? std::string() : fmt::format(", time scale {}", mp.time_scale));
+    return d;
+  }
+  if (name == "nottem") {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    std::string path;
+    for (const fs::path& candidate : {fs::path(data_dir) / "nottem.csv", fs::path(data_dir) / "data" / "nottem.csv"}) {
+      if (path.empty() && fs::is_regular_file(candidate, ec)) path = candidate.string();
+    }
+    UNROLL_CHECK(!path.empty(), IoError,
+                 "dataset 'nottem': nottem.csv is in neither '{}' nor '{}/data' (hint: pass the unroll source tree "
+                 "or its installed share/unroll directory as the data directory)",
+                 data_dir, data_dir);
+    d.series = Series{"nottem", read_csv_column(path, "temp_F")};
+    UNROLL_CHECK(d.series.size() == 240, DataError,
+                 "dataset 'nottem': '{}' has {} rows, expected 240 (monthly 1920-1939; hint: restore the file shipped "
+                 "in data/)",
+                 path, d.series.size());
+    d.split.train = Range{0, 192};    // 1920-1935
+    d.split.test = Range{192, 240};   // 1936-1939
+    d.split.validation_fraction = 0.125;  // 1934-1935 carved from the end of train
+    d.split.fit_includes_validation = true;  // scaler and AR on all of 1920-1935, as in data/NOTICE.md
+    d.seasonal_period = 12;
+    d.source = path;
+    return d;
+  }
+  std::string names;
+  for (const auto& n : builtin_dataset_names()) names += (names.empty() ? "" : ", ") + n;
+  throw UsageError(fmt::format(
+      "dataset: no built-in dataset named '{}' (available: {}; hint: for your own data pass --data FILE.csv --column "
+      "NAME)",
+      name, names));
+}
+
+}  // namespace unroll
