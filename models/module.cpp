@@ -64,6 +64,14 @@ void Module::zero_grad() {
   for (Parameter* p : parameters()) p->zero_grad();
 }
 
+void Module::to(DType dtype) {
+  for (Parameter* p : parameters()) {
+    if (p->value.dtype() == dtype) continue;
+    p->value = p->value.to(dtype);
+    p->grad = Tensor::zeros(p->value.shape(), dtype);
+  }
+}
+
 void Module::train(bool on) {
   std::vector<Module*> stack{this};
   while (!stack.empty()) {

@@ -24,6 +24,9 @@ class Module {
   Parameter* find_parameter(const std::string& path);  // nullptr when absent
   int64_t parameter_count();
   void zero_grad();
+  // Converts every parameter (value and grad) below this module to dtype; e.g. to(DType::f64) for a
+  // float64 gradient check. Parameter objects stay the same, so Parameter* handles remain valid.
+  void to(DType dtype);
 
   void train(bool on = true);  // sets the mode here and in every child
   void eval() { train(false); }

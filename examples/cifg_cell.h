@@ -1,0 +1,38 @@
+// What lives here: CifgCell, a custom cell written from scratch on the public API, the example users
+// copy: an LSTM with coupled input and forget gates (Greff et al. 2017, "CIFG"). Three gate blocks of H
+// rows in w_ih/w_hh/b_ih/b_hh, order [f, g, o]:
+//   f = s(.), g = tanh(.), o = s(.);  c' = f*c + (1 - f)*g;  h' = o*tanh(c')
+// It needs no gradient code: step() is ordinary recorded ops. register_cifg() adds it to a registry.
+#pragma once
+#include <memory>
+
+#include "models/cell.h"
+#include "ops/ops.h"
+
+namespace unroll::examples {
+
+class CifgCell : public Cell {
+ public:
+  CifgCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options = nlohmann::json::object())
+      : Cell(input_size, hidden_size, /*gates=*/3, rng, options) {
+    check_options(options, {});  // only the common "init"
+  }
+  std::string kind() const override { return "cifg"; }
+  int state_count() const override { return 2; }  // h, c
+
+  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
+    check_step(px, state);
+    const std::vector<Var> g = chunk(px + project_hidden(state[0]), 1, 3);  // [B, H] each: f, g, o
+    const Var f = sigmoid(g[0]);
+    const Var c = f * state[1] + (1.0 - f) * tanh(g[1]);
+    return {sigmoid(g[2]) * tanh(c), c};
+  }
+};
+
+inline void register_cifg(CellRegistry& registry) {
+  registry.register_cell("cifg", [](int input, int hidden, Rng& rng, const nlohmann::json& options) {
+    return std::make_unique<CifgCell>(input, hidden, rng, options);
+  });
+}
+
+}  // namespace unroll::examples

@@ -1,0 +1,91 @@
+// What lives here: Cell, the interface every recurrent cell implements (built-in or a user's own), and
+// CellRegistry, the explicit name -> factory table the sequence driver (recurrent.h) builds cells from.
+//
+// Note [Cell layout]: a cell owns "w_ih" [G*H, I], "w_hh" [G*H, H], "b_ih" [G*H], "b_hh" [G*H] (G gate
+// blocks of H rows each, PyTorch's gate order: LSTM i,f,g,o; GRU r,z,n), plus any extras it registers
+// (LSTM peepholes "w_ci", "w_cf", "w_co" [H]). These names are the checkpoint layout.
+//
+// Note [Input projection]: project_inputs() applies w_ih and b_ih to ALL time steps in one linear
+// ([T*B, I] -> [T*B, G*H]); step() receives one time step's rows of that projection. Everything else
+// in a step is ordinary recorded ops, so BPTT is plain backward and a custom cell needs no gradient code.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/rng.h"
+#include "graph/tape.h"
+#include "models/module.h"
+
+namespace unroll {
+
+class Cell : public Module {
+ public:
+  int input_size() const { return input_; }
+  int hidden_size() const { return hidden_; }
+  int gate_count() const { return gates_; }
+  virtual int state_count() const { return 1; }  // 1: h; 2: h and c (h first)
+  virtual std::string kind() const = 0;          // the registry name, for messages
+
+  // state_count() zero tensors [batch, H] of dtype, as constants on tape.
+  virtual std::vector<Var> initial_state(Tape& tape, int64_t batch, DType dtype) const;
+  // x_seq [T*B, I] -> [T*B, G*H] = x_seq w_ih^T + b_ih (Note [Input projection]).
+  virtual Var project_inputs(Var x_seq);
+  // One time step: projected_x_t [B, G*H], state (state_count() tensors [B, H]) -> the new state; the
+  // cell's output is new_state[0] (h).
+  virtual std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) = 0;
+
+  Parameter& w_ih() { return *w_ih_; }
+  Parameter& w_hh() { return *w_hh_; }
+  Parameter& b_ih() { return *b_ih_; }
+  Parameter& b_hh() { return *b_hh_; }
+
+ protected:
+  // Registers w_ih, w_hh, b_ih, b_hh for `gates` gate blocks. options["init"] picks the scheme:
+  //   "uniform" (default, PyTorch): every tensor U(-1/sqrt(H), 1/sqrt(H));
+  //   "xavier": w_ih and w_hh Glorot-uniform, biases zero;
+  //   "orthogonal": w_ih Glorot-uniform, each gate's H x H block of w_hh orthogonal, biases zero.
+  Cell(int input_size, int hidden_size, int gates, Rng& rng, const nlohmann::json& options);
+
+  // Throws UsageError naming the cell when options holds a key outside `allowed` (plus "init").
+  void check_options(const nlohmann::json& options, const std::vector<std::string>& allowed) const;
+  // Validates one step's arguments (shapes, state count), naming the cell and both shapes.
+  void check_step(const Var& projected_x_t, const std::vector<Var>& state) const;
+  // h w_hh^T + b_hh: [B, H] -> [B, G*H]
+  Var project_hidden(Var h);
+
+ private:
+  int input_, hidden_, gates_;
+  Parameter* w_ih_;
+  Parameter* w_hh_;
+  Parameter* b_ih_;
+  Parameter* b_hh_;
+};
+
+// factory(input_size, hidden_size, rng, options) -> a new cell
+using CellFactory =
+    std::function<std::unique_ptr<Cell>(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options)>;
+
+// An ordinary value: copy the built-in registry and add your own cells to the copy.
+class CellRegistry {
+ public:
+  void register_cell(const std::string& name, CellFactory factory);  // a name may be registered once
+  bool contains(const std::string& name) const { return factories_.count(name) != 0; }
+  std::vector<std::string> names() const;  // sorted
+  // Throws UsageError listing the known names when `name` is not registered.
+  std::unique_ptr<Cell> create(const std::string& name, int input_size, int hidden_size, Rng& rng,
+                               const nlohmann::json& options = nlohmann::json::object()) const;
+
+ private:
+  std::map<std::string, CellFactory> factories_;
+};
+
+// rnn_tanh, rnn_relu, lstm, lstm_peephole, gru (Cho form), gru_lbr (linear-before-reset, PyTorch form).
+// A function-local static const: read-only, built on first use.
+const CellRegistry& builtin_cells();
+
+}  // namespace unroll

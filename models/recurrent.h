@@ -1,0 +1,92 @@
+// What lives here: Recurrent, the sequence driver that unrolls any registered cell over time, with stacked
+// layers, both directions, dropout between layers, initial/final states and variable-length batches;
+// RecurrentConfig (stored in checkpoints as JSON); and TruncatedBptt, the stateful wrapper that carries
+// the state across consecutive batches and cuts the graph every k steps.
+//
+// Note [Recurrent layout]: children are named "l0", "l0_reverse", "l1", ... so parameter paths read
+// "l0/w_ih", "l1_reverse/b_hh" (PyTorch's weight_ih_l0, bias_hh_l1_reverse; tests/fixtures/README.md).
+// Layer k reads in_k = input_size (k = 0) or D*hidden_size features. States are [L*D, B, H] with index
+// layer*D + direction, like PyTorch.
+//
+// Note [Variable lengths]: with lengths, sequence b's state stops changing after step lengths[b]-1 (the
+// update is h = h_old + m_t * (h_new - h_old) with a constant 0/1 mask m_t [B, 1]); the reverse direction
+// starts from the initial state at t = lengths[b]-1, so it begins at each sequence's own last element;
+// outputs are exactly zero for t >= lengths[b] (PyTorch's pad_packed_sequence); final states are taken at
+// each sequence's own end.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/rng.h"
+#include "graph/tape.h"
+#include "models/cell.h"
+#include "models/module.h"
+
+namespace unroll {
+
+struct RecurrentConfig {
+  std::string cell = "lstm";  // a CellRegistry name
+  int input_size = 1;
+  int hidden_size = 1;
+  int layers = 1;
+  bool bidirectional = false;
+  double dropout = 0;  // between layers (on every layer's output but the last), training mode only
+  nlohmann::json cell_options = nlohmann::json::object();
+
+  int directions() const { return bidirectional ? 2 : 1; }
+  int output_size() const { return directions() * hidden_size; }
+  void validate() const;  // throws UsageError naming the bad field
+};
+void to_json(nlohmann::json& j, const RecurrentConfig& c);
+void from_json(const nlohmann::json& j, RecurrentConfig& c);  // missing fields take the defaults above
+
+struct RecurrentOutput {
+  Var output;                      // [T, B, D*H]; [forward H | reverse H]; zeros past each length
+  std::vector<Var> final_states;   // one per state kind (h, then c for LSTM): [L*D, B, H]
+  std::vector<Var> steps;          // T entries [B, D*H]: output's rows per step (also zero past length)
+};
+
+class Recurrent : public Module {
+ public:
+  Recurrent(const RecurrentConfig& config, Rng& rng, const CellRegistry& registry = builtin_cells());
+
+  // x [T, B, I]. initial_states: empty (zeros) or one [L*D, B, H] per state kind. lengths: empty (all T) or
+  // B values in [1, T]. rng: needed only when dropout > 0 in training mode.
+  RecurrentOutput forward(Tape& tape, Var x, const std::vector<Var>& initial_states = {},
+                          const std::vector<int64_t>& lengths = {}, Rng* rng = nullptr);
+
+  const RecurrentConfig& config() const { return config_; }
+  int state_count() const { return cells_.front()->state_count(); }
+  // The cell of layer `layer`, direction `direction` (0 forward, 1 reverse).
+  Cell& cell(int layer, int direction = 0) { return *cells_.at(static_cast<size_t>(layer * config_.directions() + direction)); }
+
+ private:
+  RecurrentConfig config_;
+  std::vector<Cell*> cells_;  // owned as children, index layer*D + direction
+};
+
+// Truncated backpropagation through time: forward() runs the sequence in chunks of k steps, starting each
+// chunk from the previous chunk's final state detached (the graph is cut every k steps), and keeps the
+// last state (copied out of the tape: value().clone()) so the next call continues from it, even after the
+// tape has been reset. Unidirectional models only (a reverse pass cannot be carried forward in time).
+class TruncatedBptt {
+ public:
+  TruncatedBptt(Recurrent& model, int k);
+
+  // x [T, B, I] continuing the previous batch (same B); returns the outputs of all T steps.
+  RecurrentOutput forward(Tape& tape, Var x, Rng* rng = nullptr);
+  void reset() { state_.clear(); }  // start the next batch from zeros
+  const std::vector<Tensor>& state() const { return state_; }  // [L, B, H] per state kind; empty after reset
+  int k() const { return k_; }
+
+ private:
+  Recurrent& model_;
+  int k_;
+  std::vector<Tensor> state_;
+};
+
+}  // namespace unroll
