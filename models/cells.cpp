@@ -51,16 +51,20 @@ LstmCell::LstmCell(int input_size, int hidden_size, Rng& rng, const nlohmann::js
 
 std::vector<Var> LstmCell::step(Var px, const std::vector<Var>& state) {
   check_step(px, state);
-  const Var c = state[1];                                              // [B, H]
-  const std::vector<Var> g = chunk(px + project_hidden(state[0]), 1, 4);  // i, f, g, o: [B, H] each
-  Var i = g[0], f = g[1], o = g[3];
-  Tape& tape = px.tape();
-  if (peephole_) {
-    i = i + c * tape.param(*w_ci_);  // [B, H] * [H]
-    f = f + c * tape.param(*w_cf_);
+  const Var c = state[1];                               // [B, H]
+  const Var gates = px + project_hidden(state[0]);     // [B, 4H]: i, f, g, o
+  if (!peephole_) {
+    // c' = s(f) c + s(i) tanh(g), h' = s(o) tanh(c') as two fused ops (ops/recurrent_gates.cpp, tested
+    // equal to the composed formulas that the peephole path below spells out).
+    const Var c_new = lstm_cell_state(gates, c);
+    return {lstm_hidden(gates, c_new), c_new};
   }
+  const std::vector<Var> g = chunk(gates, 1, 4);  // [B, H] each
+  Tape& tape = px.tape();
+  const Var i = g[0] + c * tape.param(*w_ci_);  // [B, H] * [H]
+  const Var f = g[1] + c * tape.param(*w_cf_);
   const Var c_new = sigmoid(f) * c + sigmoid(i) * tanh(g[2]);
-  if (peephole_) o = o + c_new * tape.param(*w_co_);
+  const Var o = g[3] + c_new * tape.param(*w_co_);
   const Var h_new = sigmoid(o) * tanh(c_new);
   return {h_new, c_new};
 }
@@ -79,14 +83,12 @@ GruCell::GruCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json
 std::vector<Var> GruCell::step(Var px, const std::vector<Var>& state) {
   check_step(px, state);
   const Var h = state[0];  // [B, H]
-  const std::vector<Var> x = chunk(px, 1, 3);  // W_i{r,z,n} x + b_i{r,z,n}
   if (form_ == Form::linear_before_reset) {
-    const std::vector<Var> hh = chunk(project_hidden(h), 1, 3);  // W_h{r,z,n} h + b_h{r,z,n}
-    const Var r = sigmoid(x[0] + hh[0]);
-    const Var z = sigmoid(x[1] + hh[1]);
-    const Var n = tanh(x[2] + r * hh[2]);
-    return {n + z * (h - n)};  // (1 - z) n + z h
+    // r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r * h_n), h' = (1 - z) n + z h, as one fused op
+    // (ops/recurrent_gates.cpp; tested equal to the composed formulas) over W_h{r,z,n} h + b_h{r,z,n}.
+    return {gru_lbr_update(px, project_hidden(h), h)};
   }
+  const std::vector<Var> x = chunk(px, 1, 3);  // W_i{r,z,n} x + b_i{r,z,n}
   // Cho form: r and z from the first 2H rows of w_hh; the candidate sees W_hn (r * h) + b_hn.
   Tape& tape = px.tape();
   const int64_t H = hidden_size();

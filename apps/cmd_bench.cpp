@@ -1,0 +1,271 @@
+// What lives here: `unroll bench`, the training-step benchmark of issue 6. It builds models::Recurrent
+// (any registered cell, plus the example "cifg" cell from examples/cifg_cell.h) with a Linear head, and
+// times complete training steps on one synthetic batch:
+//     zero_grad -> forward (Recurrent + head) -> loss (mse | xent) -> backward -> Adam update
+// It prints the median and spread (p10/p90/min) of ms per step, sequences per second, achieved GFLOP/s
+// (matmul FLOPs of forward + backward, see matmul_flops()) and the peak resident set size.
+//
+// Note [Bench threads]: oneDNN runs on OpenMP. --threads K calls omp_set_num_threads(K), looked up at run
+// time in the OpenMP runtime oneDNN already loaded (dlsym), so the command needs no OpenMP link of its own.
+#include <dlfcn.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <memory>
+
+#include "apps/commands.h"
+#include "apps/run_config.h"
+#include "autodiff/backward.h"
+#include "examples/cifg_cell.h"
+#include "graph/check.h"
+#include "models/linear.h"
+#include "models/recurrent.h"
+#include "ops/ops.h"
+#include "train/loss.h"
+#include "train/optimizer.h"
+
+namespace unroll::cli {
+
+namespace {
+
+struct BenchCliOptions {
+  std::string model = "lstm";
+  int input = 1, hidden = 128, seq = 16, batch = 32, layers = 1;
+  int out = 0;  // head outputs; 0 = same as --input
+  std::string head = "last", loss = "mse";
+  int steps = 30, warmup = 5, threads = 0;  // threads 0 = leave the OpenMP default
+  uint64_t seed = 1;
+  bool json = false;
+};
+
+// Note [Fused bench cells]: "lstm_fused" and "gru_lbr_fused" are the stock LSTM and GRU (PyTorch form)
+// with their pointwise gate math as the fused ops of ops/recurrent_gates.cpp (same parameters, same
+// formulas, fewer nodes). They exist so the benchmark can measure what switching the stock cells to the
+// fused ops buys; tests/test_recurrent_gates.cpp checks the ops against the composed formulas.
+class LstmFusedCell : public Cell {
+ public:
+  LstmFusedCell(int input, int hidden, Rng& rng, const nlohmann::json& options) : Cell(input, hidden, 4, rng, options) {
+    check_options(options, {});
+  }
+  std::string kind() const override { return "lstm_fused"; }
+  int state_count() const override { return 2; }
+  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
+    check_step(px, state);
+    const Var gates = px + project_hidden(state[0]);  // [B, 4H]: i, f, g, o
+    const Var c = lstm_cell_state(gates, state[1]);
+    return {lstm_hidden(gates, c), c};
+  }
+};
+
+class GruLbrFusedCell : public Cell {
+ public:
+  GruLbrFusedCell(int input, int hidden, Rng& rng, const nlohmann::json& options)
+      : Cell(input, hidden, 3, rng, options) {
+    check_options(options, {});
+  }
+  std::string kind() const override { return "gru_lbr_fused"; }
+  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
+    check_step(px, state);
+    return {gru_lbr_update(px, project_hidden(state[0]), state[0])};
+  }
+};
+
+// The built-in cells plus the example custom cell and Note [Fused bench cells] (registered on a copy:
+// the built-in table is read-only).
+const CellRegistry& bench_cells() {
+  static const CellRegistry registry = [] {
+    CellRegistry r = builtin_cells();
+    examples::register_cifg(r);
+    r.register_cell("lstm_fused", [](int input, int hidden, Rng& rng, const nlohmann::json& options) {
+      return std::make_unique<LstmFusedCell>(input, hidden, rng, options);
+    });
+    r.register_cell("gru_lbr_fused", [](int input, int hidden, Rng& rng, const nlohmann::json& options) {
+      return std::make_unique<GruLbrFusedCell>(input, hidden, rng, options);
+    });
+    return r;
+  }();
+  return registry;
+}
+
+std::string bench_cell_name(const std::string& model) {
+  if (model == "lstm-fused") return "lstm_fused";
+  if (model == "gru-lbr-fused") return "gru_lbr_fused";
+  return cell_name(model);  // rnn -> rnn_tanh, gru -> gru, gru-lbr -> gru_lbr, others unchanged
+}
+
+void validate(const BenchCliOptions& o) {
+  const std::string name = bench_cell_name(o.model);
+  UNROLL_CHECK(bench_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
+               o.model, fmt::join(bench_cells().names(), ", "));
+  UNROLL_CHECK(o.input >= 1 && o.hidden >= 1 && o.seq >= 1 && o.batch >= 1 && o.layers >= 1 && o.out >= 0, UsageError,
+               "bench: --input, --hidden, --seq, --batch and --layers must be positive (got {}, {}, {}, {}, {})",
+               o.input, o.hidden, o.seq, o.batch, o.layers);
+  UNROLL_CHECK(o.head == "last" || o.head == "all", UsageError, "bench: --head must be last or all, got '{}'", o.head);
+  UNROLL_CHECK(o.loss == "mse" || o.loss == "xent", UsageError, "bench: --loss must be mse or xent, got '{}'",
+               o.loss);
+  UNROLL_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 0, UsageError,
+               "bench: --steps must be positive and --warmup, --threads non-negative (got {}, {}, {})", o.steps,
+               o.warmup, o.threads);
+}
+
+// Matmul FLOPs of one training step. Forward: per layer the input projection 2*T*B*in*G*H and the
+// recurrent projection 2*T*B*H*G*H; the head 2*N*H*O (N = T*B or B). Backward computes for each matmul
+// the weight gradient (same FLOPs) and the input gradient (same FLOPs), except the input gradient of the
+// first layer's input projection (x needs no gradient).
+double matmul_flops(const BenchCliOptions& o, int gates, int out) {
+  const double T = o.seq, B = o.batch, H = o.hidden, G = gates;
+  double flops = 0;
+  for (int l = 0; l < o.layers; ++l) {
+    const double in = l == 0 ? o.input : o.hidden;
+    flops += 2 * T * B * in * G * H * (l == 0 ? 2 : 3);
+    flops += 2 * T * B * H * G * H * 3;
+  }
+  const double rows = o.head == "all" ? T * B : B;
+  flops += 2 * rows * H * out * 3;
+  return flops;
+}
+
+double percentile(const std::vector<double>& sorted, double q) {
+  const double pos = (static_cast<double>(sorted.size()) - 1) * q / 100.0;
+  const size_t lo = static_cast<size_t>(pos), hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - static_cast<double>(lo));
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// Note [Bench threads]. Returns the thread count in effect (0 when no OpenMP runtime is loaded).
+int set_threads(int threads) {
+  using SetFn = void (*)(int);
+  using GetFn = int (*)();
+  auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  if (set != nullptr && threads > 0) set(threads);
+  return get != nullptr ? get() : 0;
+}
+
+int run_bench(const BenchCliOptions& o) {
+  const int threads = set_threads(o.threads);
+  const int out = o.out > 0 ? o.out : o.input;
+  RecurrentConfig config;
+  config.cell = bench_cell_name(o.model);
+  config.input_size = o.input;
+  config.hidden_size = o.hidden;
+  config.layers = o.layers;
+  Rng rng(o.seed);
+  Recurrent core(config, rng, bench_cells());
+  Linear head(o.hidden, out, rng);
+  std::vector<std::pair<std::string, Parameter*>> params;
+  for (auto& p : core.named_parameters()) params.emplace_back("core/" + p.first, p.second);
+  for (auto& p : head.named_parameters()) params.emplace_back("head/" + p.first, p.second);
+  OptimizerConfig opt_config;
+  opt_config.kind = "adam";
+  opt_config.lr = 1e-3;
+  Optimizer optimizer(params, opt_config);
+
+  // One synthetic batch: x [T, B, I] ~ N(0, 1); mse targets ~ N(0, 1), xent targets uniform classes.
+  const int64_t T = o.seq, B = o.batch, rows = o.head == "all" ? T * B : B;
+  Tensor x = Tensor::empty(Shape{T, B, o.input}, DType::f32);
+  for (int64_t i = 0; i < x.numel(); ++i) x.set(i, rng.normal());
+  Tensor target = Tensor::empty(Shape{rows, out}, DType::f32);
+  for (int64_t i = 0; i < target.numel(); ++i) target.set(i, rng.normal());
+  std::vector<int64_t> classes(static_cast<size_t>(rows));
+  for (auto& c : classes) c = static_cast<int64_t>(rng.below(static_cast<uint64_t>(out)));
+
+  Tape tape;
+  double last_loss = 0;
+  using Clock = std::chrono::steady_clock;
+  const auto since = [](Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
+  std::vector<double> ms, forward_ms, backward_ms, update_ms;  // whole step, and its phases
+  const auto train_step = [&] {
+    const auto t0 = Clock::now();
+    optimizer.zero_grad();
+    tape.reset();
+    const RecurrentOutput r = core.forward(tape, tape.constant(x));
+    const Var features = o.head == "all" ? reshape(r.output, Shape{rows, o.hidden}) : r.steps.back();  // [rows, H]
+    const Var prediction = head.forward(features);                                                        // [rows, O]
+    const Var loss = o.loss == "mse" ? mse_loss(prediction, tape.constant(target)) : cross_entropy_loss(prediction, classes);
+    const auto t1 = Clock::now();
+    backward(loss);
+    const auto t2 = Clock::now();
+    optimizer.step();
+    last_loss = loss.item();
+    update_ms.push_back(since(t2));
+    backward_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    forward_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    ms.push_back(since(t0));
+  };
+  for (int i = 0; i < o.warmup; ++i) train_step();
+  ms.clear();
+  forward_ms.clear();
+  backward_ms.clear();
+  update_ms.clear();
+  for (int i = 0; i < o.steps; ++i) train_step();
+  const auto median_of = [&](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return percentile(v, 50);
+  };
+  const double fwd = median_of(forward_ms), bwd = median_of(backward_ms), upd = median_of(update_ms);
+  UNROLL_CHECK(std::isfinite(last_loss), NumericError, "bench: the loss became {} (hint: lower the learning rate)",
+               last_loss);
+  std::sort(ms.begin(), ms.end());
+  const double median = percentile(ms, 50), p10 = percentile(ms, 10), p90 = percentile(ms, 90);
+  const double flops = matmul_flops(o, core.cell(0).gate_count(), out);
+  const double seq_per_s = static_cast<double>(B) / (median / 1e3);
+  const double gflops = flops / (median / 1e3) / 1e9;
+  const double rss = peak_rss_mib();
+
+  if (o.json) {
+    const nlohmann::json j = {
+        {"model", o.model},   {"cell", config.cell},    {"input", o.input},         {"hidden", o.hidden},
+        {"seq", o.seq},       {"batch", o.batch},       {"layers", o.layers},       {"out", out},
+        {"head", o.head},     {"loss", o.loss},         {"threads", threads},       {"warmup", o.warmup},
+        {"steps", o.steps},   {"median_ms", median},    {"p10_ms", p10},            {"p90_ms", p90},
+        {"min_ms", ms.front()}, {"max_ms", ms.back()},  {"seq_per_s", seq_per_s},   {"gflops", gflops},
+        {"matmul_gflop_per_step", flops / 1e9},         {"peak_rss_mib", rss},      {"final_loss", last_loss},
+        {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "
+                             "{}, loss {}, {} threads, {} steps after {} warm-up\n",
+                             o.model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
+                             threads, o.steps, o.warmup);
+    std::cout << fmt::format("  ms/step: median {:.3f}  p10 {:.3f}  p90 {:.3f}  min {:.3f}  max {:.3f}\n", median, p10,
+                             p90, ms.front(), ms.back());
+    std::cout << fmt::format("  phases (medians): zero_grad+forward+loss {:.3f}, backward {:.3f}, Adam {:.3f} ms\n",
+                             fwd, bwd, upd);
+    std::cout << fmt::format("  {:.1f} sequences/s, {:.2f} GFLOP/s (matmul, {:.4f} GFLOP/step), peak RSS {:.1f} MiB\n",
+                             seq_per_s, gflops, flops / 1e9, rss);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_bench_command(CLI::App& app, CommandTable& table) {
+  auto o = std::make_shared<BenchCliOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "time complete training steps of a recurrent model (issue 6)");
+  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr | cifg | lstm-fused | gru-lbr-fused | any registered cell")
+      ->capture_default_str();
+  sub->add_option("--input", o->input, "input features")->capture_default_str();
+  sub->add_option("--hidden", o->hidden, "hidden units")->capture_default_str();
+  sub->add_option("--seq", o->seq, "time steps")->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size")->capture_default_str();
+  sub->add_option("--layers", o->layers, "stacked layers")->capture_default_str();
+  sub->add_option("--out", o->out, "head outputs (classes for xent); 0 = same as --input")->capture_default_str();
+  sub->add_option("--head", o->head, "last: head on the last state; all: on every step")->capture_default_str();
+  sub->add_option("--loss", o->loss, "mse | xent")->capture_default_str();
+  sub->add_option("--steps", o->steps, "timed steps")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
+  sub->add_option("--threads", o->threads, "OpenMP threads (0: the default)")->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed for weights and data")->capture_default_str();
+  sub->add_flag("--json", o->json, "one JSON object on stdout");
+  table.push_back({sub, [o] { validate(*o); }, [o] { return run_bench(*o); }});
+}
+
+}  // namespace unroll::cli

@@ -1,0 +1,340 @@
+// What lives here: `unroll train`: options -> RunConfig, data and model, the Trainer with a progress
+// line, SIGINT/SIGTERM handling (Note [Stopping] in train/trainer.h), then the test-split report
+// (report.json, forecast.csv, the model-vs-baselines table) and plots.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "apps/report.h"
+#include "apps/run_config.h"
+#include "graph/check.h"
+
+namespace unroll::cli {
+
+namespace {
+
+// The only global: what the signal handler may touch (a lock-free sig_atomic_t; Note [Stopping]).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+struct TrainOptions {
+  // data
+  std::string dataset = "magnet", data_file, column, data_dir, scaler = "min_max";
+  int64_t length = 0, history = 16, horizon = 1;
+  double noise = -1, train_fraction = 0.7, val_fraction = 0.15;
+  uint64_t data_seed = 1;
+  // model
+  std::string model = "lstm";
+  int hidden = 128, layers = 1;
+  double dropout = 0;
+  // trainer
+  int64_t epochs = 8, batch = 64, patience = 0, warmup = 0, step_size = 1000;
+  double lr = 3e-3, weight_decay = 0, clip = 1.0, momentum = 0, gamma = 0.5;
+  bool nesterov = false, residual = true, highway = false;
+  std::string optimizer = "adam", schedule = "constant";  // epoch-independent: --resume with more --epochs stays exact
+  uint64_t seed = 1;
+  int keep_last = 0;
+  // run
+  std::string out = "runs/latest", resume;
+  bool detect_anomaly = false, quiet = false, no_plot = false;
+};
+
+RunConfig run_config_from(const TrainOptions& o) {
+  RunConfig r;
+  DataConfig& d = r.data;
+  d.dataset = o.data_file.empty() ? o.dataset : "csv";
+  d.file = o.data_file;
+  d.column = o.column;
+  d.length = o.length;
+  d.noise = o.noise;
+  d.data_seed = o.data_seed;
+  d.history = o.history;
+  d.horizon = o.horizon;
+  d.scaler = o.scaler;
+  d.train_fraction = o.train_fraction;
+  d.validation_fraction = o.val_fraction;
+  RecurrentConfig& rc = r.model.net.recurrent;
+  rc.cell = cell_name(o.model);
+  rc.input_size = 1;
+  rc.hidden_size = o.hidden;
+  rc.layers = o.layers;
+  rc.dropout = o.dropout;
+  r.model.net.output_size = 1;
+  r.model.net.head = "last";
+  r.model.history = o.history;
+  r.model.residual = o.residual;
+  r.model.highway = o.highway;
+  TrainerConfig& t = r.trainer;
+  t.epochs = o.epochs;
+  t.batch_size = o.batch;
+  t.seed = o.seed;
+  t.patience = o.patience;
+  t.detect_anomaly = o.detect_anomaly;
+  t.keep_last = o.keep_last;
+  t.optimizer.kind = o.optimizer;
+  t.optimizer.lr = o.lr;
+  t.optimizer.weight_decay = o.weight_decay;
+  t.optimizer.clip_norm = o.clip;
+  t.optimizer.momentum = o.momentum;
+  t.optimizer.nesterov = o.nesterov;
+  t.schedule.kind = o.schedule;
+  t.schedule.warmup_steps = o.warmup;
+  t.schedule.step_size = o.step_size;
+  t.schedule.gamma = o.gamma;
+  return r;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+// Live progress: on a terminal one line rewritten in place (throttled); otherwise one line per epoch.
+class Progress {
+ public:
+  Progress(bool quiet, int64_t start_step) : quiet_(quiet), tty_(isatty(STDOUT_FILENO) == 1), start_step_(start_step) {}
+
+  void step(const StepInfo& s) {
+    if (quiet_ || !tty_) return;
+    const double now = seconds();
+    if (now - last_draw_ < 0.1 && s.step_in_epoch != s.steps_per_epoch) return;
+    last_draw_ = now;
+    std::cout << "\r" << line(s.epoch, s.epochs, s.step_in_epoch, s.steps_per_epoch, s.global_step, s.epoch_loss, val_)
+              << "\x1b[K" << std::flush;
+  }
+
+  void epoch(const EpochInfo& e, int64_t steps_per_epoch) {
+    val_ = e.val_loss;
+    if (quiet_) return;
+    std::cout << (tty_ ? "\r" : "") << line(e.epoch, e.epochs, steps_per_epoch, steps_per_epoch, e.global_step,
+                                             e.train_loss, e.val_loss)
+              << (e.improved ? "  *" : "") << (tty_ ? "\x1b[K" : "") << "\n"
+              << std::flush;
+  }
+
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::string line(int64_t epoch, int64_t epochs, int64_t step, int64_t per_epoch, int64_t global, double loss,
+                   double val) const {
+    const double elapsed = seconds();
+    const double rate = static_cast<double>(global - start_step_) / std::max(elapsed, 1e-9);
+    const int64_t remaining = epochs * per_epoch - global;
+    return fmt::format("epoch {}/{}  step {}/{}  loss {:.5g}  val {}  {:.0f} steps/s  ETA {}", epoch, epochs, step,
+                       per_epoch, loss, std::isfinite(val) ? fmt::format("{:.5g}", val) : std::string("-"), rate,
+                       format_duration(static_cast<double>(remaining) / std::max(rate, 1e-9)));
+  }
+
+  bool quiet_, tty_;
+  int64_t start_step_;
+  double last_draw_ = -1;
+  double val_ = std::numeric_limits<double>::quiet_NaN();
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+int run_train(TrainOptions& o, CLI::App* sub) {
+  namespace fs = std::filesystem;
+  RunConfig run;
+  std::unique_ptr<Checkpoint> resume_from;
+  std::string out_dir = o.out;
+  if (!o.resume.empty()) {
+    resume_from = std::make_unique<Checkpoint>(load_checkpoint(o.resume));
+    UNROLL_CHECK(resume_from->extra.is_object() && resume_from->extra.contains("run"), DataError,
+                 "{}: the checkpoint has no run configuration (hint: --resume takes a checkpoint.h5 written by "
+                 "`unroll train`)",
+                 o.resume);
+    run = RunConfig::from_json(resume_from->extra["run"]);
+    if (sub->count("--epochs") > 0) run.trainer.epochs = o.epochs;
+    if (sub->count("--detect-anomaly") > 0) run.trainer.detect_anomaly = true;
+    if (sub->count("--patience") > 0) run.trainer.patience = o.patience;
+    out_dir = fs::path(o.resume).parent_path().string();
+    if (out_dir.empty()) out_dir = ".";
+  } else {
+    TrainOptions with_defaults = o;
+    if (o.data_file.empty() && o.dataset == "nottem") {
+      // 240 monthly values give 10 batches of 16 per epoch: the magnet defaults (8 epochs of 64) would
+      // barely train. Per-dataset defaults, used only when the option is not given.
+      if (sub->count("--epochs") == 0) with_defaults.epochs = 200;
+      if (sub->count("--batch") == 0) with_defaults.batch = 16;
+      if (sub->count("--patience") == 0) with_defaults.patience = 40;
+    }
+    run = run_config_from(with_defaults);
+  }
+  run.validate();
+  run.trainer.out_dir = out_dir;
+
+  const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
+  const LoadedData loaded = load_data(run.data, data_dir);
+  const PreparedData& data = loaded.data;
+  Rng init_rng(run.trainer.seed);
+  auto model = std::make_unique<ForecastModel>(run.model, init_rng);
+  if (run.model.highway && !resume_from) {
+    const LinearAR ar = fit_ar_for_highway(data.scaled, data.train);
+    model->init_from_ar(ar.weights, ar.intercept);
+  }
+  Trainer trainer(*model, data, run.trainer, run.to_json());
+  if (resume_from) trainer.resume(*resume_from);
+
+  const int64_t steps_per_epoch = (data.train.size() + run.trainer.batch_size - 1) / run.trainer.batch_size;
+  if (!o.quiet) {
+    std::cout << fmt::format("unroll train: {} ({} values; windows train {}, validation {}, test {}), {} x{} hidden {}, "
+                             "{} parameters, history {}, horizon {}, {} lr {}, {} epochs x {} steps, out {}\n",
+                             run.data.dataset == "csv" ? run.data.file + ":" + run.data.column : run.data.dataset,
+                             data.series.size(), data.train.size(), data.validation.size(), data.test.size(),
+                             model_label(run.model), run.model.net.recurrent.layers, run.model.net.recurrent.hidden_size,
+                             model->parameter_count(), run.data.history, run.data.horizon, run.trainer.optimizer.kind,
+                             run.trainer.optimizer.lr, run.trainer.epochs, steps_per_epoch, out_dir);
+    if (resume_from)
+      std::cout << fmt::format("resuming from {} at epoch {}, step {}\n", o.resume, trainer.progress().epoch + 1,
+                               trainer.progress().step);
+  }
+
+  g_stop_signal = 0;
+  install_stop_handlers();
+  Progress progress(o.quiet, trainer.progress().step);
+  TrainerHooks hooks;
+  hooks.stop_flag = &g_stop_signal;
+  hooks.on_step = [&](const StepInfo& s) { progress.step(s); };
+  hooks.on_epoch = [&](const EpochInfo& e) { progress.epoch(e, steps_per_epoch); };
+  const TrainResult result = trainer.fit(hooks);
+  const double training_seconds = progress.seconds();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  if (result.status == TrainStatus::interrupted) {
+    std::cout << std::flush;
+    std::cerr << "unroll: " << result.message << "\n";
+    return 128 + (g_stop_signal != 0 ? static_cast<int>(g_stop_signal) : SIGINT);
+  }
+  if (result.status == TrainStatus::diverged) {
+    std::cout << std::flush;
+    std::cerr << "unroll: " << result.message << "\n";
+    return kExitFailedCheck;
+  }
+  if (!o.quiet && result.status == TrainStatus::early_stopped) std::cout << result.message << "\n";
+
+  // Evaluate the best validation state on the test split.
+  const fs::path best = fs::path(out_dir) / "best.h5";
+  if (fs::exists(best)) load_parameters(*model, load_checkpoint(best.string()));
+  const Evaluation e = evaluate(trainer, data, data.test, loaded.seasonal_period);
+  nlohmann::json report = metrics_json(e);
+  report["scaler"] = data.scaler.to_json();
+  report["config"] = run.to_json();
+  report["data"] = {{"source", loaded.source},
+                    {"values", data.series.size()},
+                    {"split", data.split.to_json()},
+                    {"windows", {{"train", data.train.size()}, {"validation", data.validation.size()}, {"test", data.test.size()}}}};
+  report["parameters"] = model->parameter_count();
+  report["epochs_run"] = result.epochs_run;
+  report["steps"] = result.global_step;
+  report["status"] = train_status_name(result.status);
+  report["best_epoch"] = result.best_epoch;
+  report["best_val_loss"] = std::isfinite(result.best_val_loss) ? nlohmann::json(result.best_val_loss) : nlohmann::json();
+  report["training_seconds"] = training_seconds;
+  report["resumed"] = resume_from != nullptr;
+  report["history"] = result.history;
+  fs::create_directories(out_dir);
+  write_text_file((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
+  write_forecast_csv((fs::path(out_dir) / "forecast.csv").string(), e, data.scaler);
+  std::string plot_note;
+  if (!o.no_plot) plot_note = make_plots(out_dir, result.history);
+  if (!o.quiet) {
+    std::cout << fmt::format("\ndone: {} epochs in {:.1f} s; best validation loss {:.6g} at epoch {}\n",
+                             result.epochs_run, training_seconds, result.best_val_loss, result.best_epoch)
+              << comparison_table(e, model_label(run.model), run.data.history)
+              << fmt::format("wrote {0}/checkpoint.h5, {0}/best.h5, {0}/report.json, {0}/forecast.csv{1}\n", out_dir,
+                             o.no_plot || !plot_note.empty() ? "" : ", loss.png, forecast.png");
+    if (!plot_note.empty()) std::cout << "plots skipped: " << plot_note << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_train_command(CLI::App& app, CommandTable& table) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* sub = app.add_subcommand("train", "train a forecaster (defaults: LSTM 128, history 16, horizon 1, Adam, magnet)");
+  sub->add_option("--dataset", o->dataset, "built-in data")->check(CLI::IsMember({"magnet", "nottem"}))->capture_default_str();
+  auto* data_opt = sub->add_option("--data", o->data_file, "a CSV file with a header (instead of --dataset)");
+  sub->add_option("--column", o->column, "the CSV column to forecast")->needs(data_opt);
+  data_opt->excludes("--dataset");
+  sub->add_option("--data-dir", o->data_dir, "where nottem.csv is (default: $UNROLL_DATA_DIR or the source data/)");
+  sub->add_option("--length", o->length, "magnet: number of samples (default: the generator's 30000)");
+  sub->add_option("--noise", o->noise, "magnet: white-noise standard deviation in volts");
+  sub->add_option("--data-seed", o->data_seed, "magnet: generator seed")->capture_default_str();
+  sub->add_option("--scaler", o->scaler, "min_max | z_score | none (fitted on the training split)")->capture_default_str();
+  sub->add_option("--train-fraction", o->train_fraction, "CSV data: training fraction")->capture_default_str();
+  sub->add_option("--val-fraction", o->val_fraction, "CSV data: validation fraction")->capture_default_str();
+  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr (or any registered cell)")->capture_default_str();
+  sub->add_option("--hidden", o->hidden, "hidden units per layer")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--layers", o->layers, "stacked layers")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--dropout", o->dropout, "dropout between layers")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  sub->add_option("--residual", o->residual,
+                  "predict the change from the last input (skip connection input -> output); false = the plain "
+                  "network")->capture_default_str();
+  sub->add_option("--highway", o->highway,
+                  "add a linear autoregression over the window (LSTNet's AR component), started at the least-squares AR fit "
+                  "on the training windows and trained jointly with the network")
+      ->capture_default_str();
+  sub->add_option("--history", o->history, "input steps per window")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "total epochs (a resumed run counts from its start)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--lr", o->lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--optimizer", o->optimizer, "adam | sgd | rmsprop")->check(CLI::IsMember({"adam", "sgd", "rmsprop"}))->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "sgd/rmsprop momentum")->capture_default_str();
+  sub->add_flag("--nesterov", o->nesterov, "sgd: Nesterov momentum");
+  sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay")->capture_default_str();
+  sub->add_option("--clip", o->clip, "clip the global gradient norm to this (0 = off)")->capture_default_str();
+  sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--step-size", o->step_size, "step schedule: steps between decays")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--gamma", o->gamma, "step schedule: decay factor")->capture_default_str();
+  sub->add_option("--patience", o->patience, "early stopping: epochs without a better validation loss (0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
+  sub->add_option("--keep-last", o->keep_last, "keep this many older checkpoint.h5 files (.1, .2, ...)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--out", o->out, "output folder")->capture_default_str();
+  sub->add_option("--resume", o->resume, "continue the run saved in this checkpoint.h5 (in its folder)");
+  sub->add_flag("--detect-anomaly", o->detect_anomaly, "check every recorded op for NaN/Inf and name the first");
+  sub->add_flag("--quiet", o->quiet, "no progress or table");
+  sub->add_flag("--no-plot", o->no_plot, "skip the PNG plots");
+  table.push_back({sub,
+                   [o, sub] {
+                     if (!o->resume.empty()) {
+                       for (const char* fixed : {"--dataset", "--data", "--column", "--length", "--noise", "--data-seed",
+                                                 "--scaler", "--train-fraction", "--val-fraction", "--model", "--hidden",
+                                                 "--layers", "--dropout", "--residual", "--highway", "--history", "--horizon", "--batch", "--lr",
+                                                 "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--clip",
+                                                 "--schedule", "--warmup", "--step-size", "--gamma", "--seed", "--out"})
+                         UNROLL_CHECK(sub->count(fixed) == 0, UsageError,
+                                      "train: {} cannot be combined with --resume (the run's settings come from the "
+                                      "checkpoint; only --epochs, --patience and --detect-anomaly may change)",
+                                      fixed);
+                       return;
+                     }
+                     UNROLL_CHECK(o->data_file.empty() == o->column.empty(), UsageError,
+                                  "train: --data FILE.csv and --column NAME go together");
+                     run_config_from(*o).validate();
+                   },
+                   [o, sub] { return run_train(*o, sub); }});
+}
+
+}  // namespace unroll::cli

@@ -1,0 +1,213 @@
+// What lives here: RunConfig JSON, data loading for the commands, checkpoint -> run, shared evaluation.
+#include "apps/run_config.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "graph/check.h"
+#include "io/csv.h"
+#include "train/loss.h"
+
+namespace unroll::cli {
+
+nlohmann::json DataConfig::to_json() const {
+  return {{"dataset", dataset},
+          {"file", file},
+          {"column", column},
+          {"length", length},
+          {"noise", noise},
+          {"data_seed", data_seed},
+          {"history", history},
+          {"horizon", horizon},
+          {"scaler", scaler},
+          {"train_fraction", train_fraction},
+          {"validation_fraction", validation_fraction}};
+}
+
+DataConfig DataConfig::from_json(const nlohmann::json& j) {
+  UNROLL_CHECK(j.is_object(), DataError, "run config: 'data' must be a JSON object, got {}", j.dump());
+  DataConfig c;
+  try {
+    c.dataset = j.value("dataset", c.dataset);
+    c.file = j.value("file", c.file);
+    c.column = j.value("column", c.column);
+    c.length = j.value("length", c.length);
+    c.noise = j.value("noise", c.noise);
+    c.data_seed = j.value("data_seed", c.data_seed);
+    c.history = j.value("history", c.history);
+    c.horizon = j.value("horizon", c.horizon);
+    c.scaler = j.value("scaler", c.scaler);
+    c.train_fraction = j.value("train_fraction", c.train_fraction);
+    c.validation_fraction = j.value("validation_fraction", c.validation_fraction);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(fmt::format("run config: a data field has the wrong type ({})", e.what()));
+  }
+  c.validate();
+  return c;
+}
+
+void DataConfig::validate() const {
+  UNROLL_CHECK(dataset == "magnet" || dataset == "nottem" || dataset == "csv", UsageError,
+               "data: unknown dataset '{}' (hint: use --dataset magnet|nottem, or --data FILE.csv --column NAME)",
+               dataset);
+  if (dataset == "csv")
+    UNROLL_CHECK(!file.empty() && !column.empty(), UsageError,
+                 "data: --data FILE.csv needs --column NAME (hint: the header names the columns)");
+  UNROLL_CHECK(history >= 1 && history <= 100000, UsageError, "data: --history must be in [1, 100000], got {}", history);
+  UNROLL_CHECK(horizon >= 1 && horizon <= 100000, UsageError, "data: --horizon must be in [1, 100000], got {}", horizon);
+  UNROLL_CHECK(length == 0 || (length >= 1 && length <= 100000000), UsageError,
+               "data: --length must be in [1, 100000000], got {}", length);
+  UNROLL_CHECK(std::isfinite(noise), UsageError, "data: --noise must be finite");
+  parse_scaler_kind(scaler);  // throws UsageError for an unknown name
+  UNROLL_CHECK(std::isfinite(train_fraction) && std::isfinite(validation_fraction) && train_fraction > 0 &&
+                   validation_fraction >= 0 && train_fraction + validation_fraction < 1,
+               UsageError,
+               "data: split fractions must satisfy train > 0, validation >= 0, train + validation < 1 (got {} and {})",
+               train_fraction, validation_fraction);
+}
+
+nlohmann::json RunConfig::to_json() const {
+  return {{"data", data.to_json()}, {"model", model.to_json()}, {"trainer", trainer.to_json()}};
+}
+
+RunConfig RunConfig::from_json(const nlohmann::json& j) {
+  UNROLL_CHECK(j.is_object() && j.contains("data") && j.contains("model") && j.contains("trainer"), DataError,
+               "run config: expected an object with data, model and trainer (hint: was the checkpoint written by "
+               "`unroll train`?)");
+  RunConfig r;
+  r.data = DataConfig::from_json(j["data"]);
+  r.model = ForecastModelConfig::from_json(j["model"]);
+  r.trainer = TrainerConfig::from_json(j["trainer"]);
+  r.validate();
+  return r;
+}
+
+void RunConfig::validate() const {
+  data.validate();
+  const RecurrentConfig& rc = model.net.recurrent;
+  UNROLL_CHECK(builtin_cells().contains(rc.cell), UsageError,
+               "model: unknown cell '{}' (hint: use rnn, lstm, gru or gru-lbr; known cells: {})", rc.cell,
+               fmt::join(builtin_cells().names(), ", "));
+  UNROLL_CHECK(rc.hidden_size <= 65536 && rc.layers <= 64, UsageError,
+               "model: --hidden must be <= 65536 and --layers <= 64 (got {} and {})", rc.hidden_size, rc.layers);
+  model.validate();
+  UNROLL_CHECK(model.history == data.history, UsageError, "model: history {} differs from the data's history {}",
+               model.history, data.history);
+  UNROLL_CHECK(trainer.batch_size >= 1 && trainer.batch_size <= 1000000, UsageError,
+               "train: --batch must be in [1, 1000000], got {}", trainer.batch_size);
+  UNROLL_CHECK(trainer.epochs >= 0 && trainer.epochs <= 1000000, UsageError,
+               "train: --epochs must be in [0, 1000000], got {}", trainer.epochs);
+  Optimizer probe({}, trainer.optimizer);  // validates the optimizer settings
+  Schedule schedule_probe(trainer.schedule);
+}
+
+std::string model_label(const ForecastModelConfig& m) {
+  return m.net.recurrent.cell + (m.highway ? " + AR highway" : "") + (m.residual ? " (residual)" : "");
+}
+
+LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& train) {
+  try {
+    return LinearAR::fit(series, train);
+  } catch (const NumericError&) {
+    return LinearAR::fit(series, train, 1e-8);
+  }
+}
+
+std::string cell_name(const std::string& model) {
+  if (model == "rnn") return "rnn_tanh";
+  if (model == "gru-lbr") return "gru_lbr";
+  return model;
+}
+
+std::string default_data_dir() {
+  if (const char* env = std::getenv("UNROLL_DATA_DIR"); env != nullptr && *env != '\0') return env;
+#ifdef UNROLL_DEFAULT_DATA_DIR
+  return UNROLL_DEFAULT_DATA_DIR;
+#else
+  return "data";
+#endif
+}
+
+LoadedData load_data(const DataConfig& c, const std::string& data_dir) {
+  c.validate();
+  const WindowSpec spec{c.history, c.horizon};
+  const ScalerKind kind = parse_scaler_kind(c.scaler);
+  LoadedData out;
+  if (c.dataset == "csv") {
+    Series s{c.column, read_csv_column(c.file, c.column)};
+    SplitSpec split;
+    split.train_fraction = c.train_fraction;
+    split.validation_fraction = c.validation_fraction;
+    out.source = c.file;
+    try {
+      out.data = prepare_data(std::move(s), split, spec, kind);
+    } catch (const DataError& e) {
+      throw DataError(fmt::format("{}: column '{}': {}", c.file, c.column, e.what()));
+    } catch (const UsageError& e) {
+      throw UsageError(fmt::format("{}: column '{}': {}", c.file, c.column, e.what()));
+    }
+    return out;
+  }
+  DatasetParams params;
+  if (c.length > 0) params.length = c.length;
+  if (c.noise >= 0) params.noise = c.noise;
+  params.seed = c.data_seed;
+  BuiltinDataset d = load_builtin_dataset(c.dataset, data_dir, params);
+  out.seasonal_period = d.seasonal_period;
+  out.source = d.source;
+  out.data = prepare_data(std::move(d.series), d.split, spec, kind);
+  return out;
+}
+
+LoadedData load_csv_for_eval(const std::string& file, const std::string& column, const WindowSpec& spec,
+                             const Scaler& scaler) {
+  LoadedData out;
+  out.source = file;
+  PreparedData& d = out.data;
+  d.series = Series{column, read_csv_column(file, column)};
+  d.scaler = scaler;
+  d.scaled = scaler.transform(d.series.values);
+  d.spec = spec;
+  const int64_t n = d.series.size();
+  d.split.train = d.split.validation = Range{0, 0};
+  d.split.test = d.split.fit = Range{0, n};
+  d.test = make_windows(n, d.split.test, spec);
+  UNROLL_CHECK(!d.test.empty(), DataError,
+               "{}: column '{}' has {} values, too few for one window of history {} and horizon {} (needs at least {})",
+               file, column, n, spec.history, spec.horizon, spec.history + spec.horizon);
+  // Baselines need a fitting part: the AR model is fitted on these same windows (in-sample).
+  d.train = d.test;
+  d.fit = d.test;
+  return out;
+}
+
+LoadedRun load_run(const std::string& checkpoint_path) {
+  LoadedRun r;
+  r.checkpoint = load_checkpoint(checkpoint_path);
+  const Checkpoint& c = r.checkpoint;
+  UNROLL_CHECK(c.extra.is_object() && c.extra.contains("run"), DataError,
+               "{}: the checkpoint has no run configuration (extra/run) (hint: it was not written by `unroll train`)",
+               checkpoint_path);
+  r.run = RunConfig::from_json(c.extra["run"]);
+  const ForecastModelConfig saved = ForecastModelConfig::from_json(c.model_config);
+  r.run.model = saved;
+  Rng rng(r.run.trainer.seed);
+  r.model = std::make_unique<ForecastModel>(saved, rng);
+  const nlohmann::json expected = saved.to_json();
+  load_parameters(*r.model, c, &expected);
+  r.scaler = c.scaler.is_null() ? Scaler() : Scaler::from_json(c.scaler);
+  return r;
+}
+
+Evaluation evaluate(Trainer& trainer, const PreparedData& data, const WindowSet& windows, int64_t seasonal_period) {
+  Evaluation e;
+  e.targets = windows.targets;
+  e.prediction = trainer.predict(windows);
+  e.truth = window_targets(data.scaled, windows);
+  e.rmse = metrics::rmse(e.prediction, e.truth);
+  e.mae = metrics::mae(e.prediction, e.truth);
+  e.baselines = evaluate_baselines(data, windows, seasonal_period);
+  return e;
+}
+
+}  // namespace unroll::cli

@@ -1,0 +1,86 @@
+// What lives here: RunConfig, everything `unroll train` was asked to do (data, model, trainer, output),
+// as one JSON-able value stored in every checkpoint (extra/run) so eval, predict, plot and --resume can
+// rebuild the same data and model from the file alone; and the helpers that build them.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/datasets.h"
+#include "train/forecast_model.h"
+#include "train/trainer.h"
+
+namespace unroll::cli {
+
+struct DataConfig {
+  std::string dataset = "magnet";  // magnet | nottem | csv
+  std::string file;                // csv only
+  std::string column;              // csv only
+  int64_t length = 0;              // magnet samples; 0 = the generator's default
+  double noise = -1;               // magnet noise (volts); < 0 = the generator's default
+  uint64_t data_seed = 1;          // magnet generator seed
+  int64_t history = 16;
+  int64_t horizon = 1;
+  std::string scaler = "min_max";  // min_max | z_score | none
+  double train_fraction = 0.7;     // csv only (built-in data use their standard split)
+  double validation_fraction = 0.15;
+
+  nlohmann::json to_json() const;
+  static DataConfig from_json(const nlohmann::json& j);
+  void validate() const;  // DataError/UsageError naming the bad option
+};
+
+struct RunConfig {
+  DataConfig data;
+  ForecastModelConfig model;  // model.history is kept equal to data.history
+  TrainerConfig trainer;
+
+  nlohmann::json to_json() const;
+  static RunConfig from_json(const nlohmann::json& j);
+  void validate() const;
+};
+
+// "lstm", "lstm (residual)", "lstm + AR highway (residual)": how tables name the model.
+std::string model_label(const ForecastModelConfig& m);
+
+// The least-squares AR a highway starts from; a tiny ridge (1e-8) when the windows are collinear.
+LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& train);
+
+// "rnn" -> "rnn_tanh", "gru-lbr" -> "gru_lbr"; other names as given (any registered cell).
+std::string cell_name(const std::string& model);
+
+// Where nottem.csv is looked for: $UNROLL_DATA_DIR, else the source tree's data/.
+std::string default_data_dir();
+
+struct LoadedData {
+  PreparedData data;
+  int64_t seasonal_period = 0;
+  std::string source;
+};
+LoadedData load_data(const DataConfig& config, const std::string& data_dir);
+// The same windows over another CSV column with a given (saved) scaler: every window is a test window.
+LoadedData load_csv_for_eval(const std::string& file, const std::string& column, const WindowSpec& spec,
+                             const Scaler& scaler);
+
+// A checkpoint written by `unroll train`: its RunConfig (from extra/run) and the model rebuilt from it.
+struct LoadedRun {
+  Checkpoint checkpoint;
+  RunConfig run;
+  std::unique_ptr<ForecastModel> model;
+  Scaler scaler;
+};
+LoadedRun load_run(const std::string& checkpoint_path);
+
+// The test-split evaluation every command shares: model vs baselines.
+struct Evaluation {
+  std::vector<int64_t> targets;  // series index of each window's target
+  std::vector<double> prediction, truth;  // scaled
+  double rmse = 0, mae = 0;
+  BaselineReport baselines;
+};
+Evaluation evaluate(Trainer& trainer, const PreparedData& data, const WindowSet& windows, int64_t seasonal_period);
+
+}  // namespace unroll::cli

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# What lives here: the README's first command. Installs what is missing, builds (Release, build/), and
+# runs the main job: `unroll train` with its defaults (LSTM 128 cells, history 16, horizon 1, Adam, on the
+# built-in `magnet` data), writing runs/latest/. Extra arguments go to `unroll train`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j2
+./build/apps/unroll train "$@"
