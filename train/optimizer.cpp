@@ -152,11 +152,13 @@ double clip_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& par
   if (max_norm > 0 && std::isfinite(norm)) {
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0)
-      for (const auto& [path, p] : params)
-        dispatch_dtype(p->grad.dtype(), [&]<class T>() {
-          T* g = p->grad.data<T>();
-          for (int64_t i = 0, n = p->grad.numel(); i < n; ++i) g[i] *= static_cast<T>(coef);
+      for (const auto& entry : params) {
+        Tensor& grad = entry.second->grad;  // a plain name: clang 14 lambdas cannot capture structured bindings
+        dispatch_dtype(grad.dtype(), [&]<class T>() {
+          T* g = grad.data<T>();
+          for (int64_t i = 0, n = grad.numel(); i < n; ++i) g[i] *= static_cast<T>(coef);
         });
+      }
   }
   return norm;
 }
@@ -164,11 +166,13 @@ double clip_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& par
 double Optimizer::step(double lr) {
   const double norm = clip_grad_norm(params_, config_.clip_norm);
   ++step_;
-  for (auto& [path, p] : params_) {
-    UNROLL_CHECK(p->grad.defined() && p->grad.shape() == p->value.shape() && p->grad.dtype() == p->value.dtype(),
+  for (auto& entry : params_) {
+    const std::string& path = entry.first;  // plain names: clang 14 lambdas cannot capture structured bindings
+    Parameter& p = *entry.second;
+    UNROLL_CHECK(p.grad.defined() && p.grad.shape() == p.value.shape() && p.grad.dtype() == p.value.dtype(),
                  UsageError, "optimizer: parameter '{}' has gradient of shape {} for value of shape {} (hint: run "
-                 "backward on a tape that used this parameter)", path, p->grad.shape().str(), p->value.shape().str());
-    dispatch_dtype(p->value.dtype(), [&]<class T>() { update<T>(config_.kind, config_, step_, lr, *p, slots_[path]); });
+                 "backward on a tape that used this parameter)", path, p.grad.shape().str(), p.value.shape().str());
+    dispatch_dtype(p.value.dtype(), [&]<class T>() { update<T>(config_.kind, config_, step_, lr, p, slots_[path]); });
   }
   return norm;
 }
