@@ -40,7 +40,11 @@ Forecaster::Forecaster(const ForecasterConfig& config, Rng& rng, const CellRegis
 }
 
 Var Forecaster::forward(Tape& tape, Var x, Rng* rng) {
-  const RecurrentOutput r = rnn_->forward(tape, x, {}, {}, rng);
+  const RecurrentOutput r = [&] {
+    const ScopeGuard scope(tape, "rnn");  // module paths in anomaly messages, as in the checkpoint
+    return rnn_->forward(tape, x, {}, {}, rng);
+  }();
+  const ScopeGuard scope(tape, "head");
   if (config_.head == "every") {
     const int64_t T = r.output.shape()[0], B = r.output.shape()[1];
     const Var flat = reshape(r.output, Shape{T * B, config_.recurrent.output_size()});

@@ -4,3 +4,6 @@ if(TARGET example_custom_cell)
   add_test(NAME example_custom_cell
     COMMAND example_custom_cell ${PROJECT_BINARY_DIR}/example_custom_cell.h5)
 endif()
+if(TARGET example_readme_cell)
+  add_test(NAME example_readme_cell COMMAND example_readme_cell)
+endif()

@@ -5,6 +5,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "models/cell.h"
 #include "models/forecaster.h"
 #include "models/recurrent.h"
 #include "test_helpers.h"
@@ -121,4 +122,36 @@ TEST_CASE("two models trained on two threads at once give the same bits as one a
     CHECK(parallel_b[i].bit_equal(sequential_b[i]));
   }
   CHECK_FALSE(sequential_a[0].bit_equal(sequential_b[0]));  // different seeds really differ
+}
+
+namespace {
+// A user's cell with a bug: log of a quantity that goes negative, so it produces NaN at some step.
+class BuggyCell : public Cell {
+ public:
+  BuggyCell(int input, int hidden, Rng& rng, const nlohmann::json& options) : Cell(input, hidden, 1, rng, options) {}
+  std::string kind() const override { return "buggy"; }
+  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
+    return {tanh(log(px + project_hidden(state[0])))};  // log of a negative pre-activation: NaN
+  }
+};
+}  // namespace
+
+TEST_CASE("anomaly mode names the op, its tape index and the module path of a custom cell's first NaN") {
+  CellRegistry cells = builtin_cells();
+  cells.register_cell("buggy", [](int in, int hid, Rng& rng, const nlohmann::json& o) {
+    return std::make_unique<BuggyCell>(in, hid, rng, o);
+  });
+  Rng rng(3);
+  ForecasterConfig config;
+  config.recurrent = {.cell = "buggy", .input_size = 1, .hidden_size = 2};
+  Forecaster model(config, rng, cells);
+  Tape tape;
+  tape.set_anomaly_detection(true);
+  const Tensor x = Tensor::full({3, 1, 1}, DType::f32, -5.0);
+  CHECK_THROWS_WITH_AS(model.forward(tape, tape.leaf(x)),
+                       doctest::Contains("op 'log' (tape node 11, recorded in rnn/l0) produced a non-finite value"),
+                       NumericError);
+  tape.reset();
+  tape.set_anomaly_detection(false);
+  CHECK_FALSE(model.forward(tape, tape.leaf(x)).value().all_finite());  // without the mode: silent NaN
 }
