@@ -22,8 +22,8 @@ struct GradcheckCliOptions {
 
 void validate(const GradcheckCliOptions& o) {
   const std::string name = cell_name(o.cell);
-  UNROLL_CHECK(builtin_cells().contains(name), UsageError, "gradcheck: unknown cell '{}' (hint: known cells are {})",
-               o.cell, fmt::join(builtin_cells().names(), ", "));
+  UNROLL_CHECK(cli_cells().contains(name), UsageError, "gradcheck: unknown cell '{}' (hint: known cells are {})",
+               o.cell, fmt::join(cli_cells().names(), ", "));
   UNROLL_CHECK(o.input >= 1 && o.input <= 64 && o.hidden >= 1 && o.hidden <= 64 && o.steps >= 1 && o.steps <= 64 &&
                    o.batch >= 1 && o.batch <= 16,
                UsageError,
@@ -37,7 +37,7 @@ int run_gradcheck(const GradcheckCliOptions& o) {
   config.input_size = o.input;
   config.hidden_size = o.hidden;
   Rng rng(o.seed);
-  Recurrent layer(config, rng);
+  Recurrent layer(config, rng, cli_cells());
   std::vector<Parameter*> params;
   for (auto& [path, p] : layer.named_parameters()) {
     p->value = p->value.to(DType::f64);

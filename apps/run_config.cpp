@@ -1,6 +1,8 @@
 // What lives here: RunConfig JSON, data loading for the commands, checkpoint -> run, shared evaluation.
 #include "apps/run_config.h"
 
+#include "examples/cifg_cell.h"
+
 #include <cmath>
 #include <cstdlib>
 
@@ -9,6 +11,16 @@
 #include "train/loss.h"
 
 namespace unroll::cli {
+
+const CellRegistry& cli_cells() {
+  static const CellRegistry registry = [] {
+    CellRegistry cells = builtin_cells();
+    examples::register_cifg(cells);
+    return cells;
+  }();
+  return registry;
+}
+
 
 nlohmann::json DataConfig::to_json() const {
   return {{"dataset", dataset},

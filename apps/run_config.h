@@ -2,6 +2,7 @@
 // as one JSON-able value stored in every checkpoint (extra/run) so eval, predict, plot and --resume can
 // rebuild the same data and model from the file alone; and the helpers that build them.
 #pragma once
+#include "models/cell.h"
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,10 @@ std::string model_label(const ForecastModelConfig& m);
 LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& train);
 
 // "rnn" -> "rnn_tanh", "gru-lbr" -> "gru_lbr"; other names as given (any registered cell).
+// The cells `unroll gradcheck` (and `unroll bench`) know: the built-in ones plus the example custom cell
+// "cifg" (examples/cifg_cell.h), registered the way a user registers their own. Training uses the
+// built-in cells only (a checkpoint must be rebuildable from its config alone).
+const CellRegistry& cli_cells();
 std::string cell_name(const std::string& model);
 
 // Where nottem.csv is looked for: $UNROLL_DATA_DIR, else the source tree's data/.
