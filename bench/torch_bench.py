@@ -372,7 +372,7 @@ def run_info(args):
     return {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "warmup_steps": WARMUP_STEPS,
+        "warmup_steps": args.warmup,
         "timed_steps": args.steps,
         "dtype": "float32",
         "optimizer": "Adam(lr=1e-3)",
@@ -526,7 +526,8 @@ def training_results(args):
             for kind in kinds:
                 if kind == "module" and model in LOOP_ONLY_MODELS:
                     continue
-                stats = time_training(CONFIGS[cfg_name], model, kind, args.steps)
+                stats = time_training(CONFIGS[cfg_name], model, kind, args.steps,
+                                      warmup=args.warmup)
                 row = {"config": cfg_name, "model": model, "kind": kind, **stats}
                 results.append(row)
                 if not args.json:
@@ -550,7 +551,8 @@ def main():
     p.add_argument("--kind", default=None, choices=[*KINDS, "both"],
                    help="default: both (training), module (--memory)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=30, help="timed steps (after 5 warm-up)")
+    p.add_argument("--steps", type=int, default=30, help="timed steps (after --warmup)")
+    p.add_argument("--warmup", type=int, default=WARMUP_STEPS, help="untimed steps first")
     p.add_argument("--json", action="store_true")
     p.add_argument("--memory", action="store_true",
                    help="config b lstm: RSS growth per time step and T=500 vs T=5000 time")

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Checks of `unroll bench` (run by CTest, tests/perf.cmake).
+
+What lives here
+---------------
+Small, fast runs of the bench subcommand that can fail:
+  * every model name runs and reports sane JSON (positive times, finite loss,
+    phases that add up to at most the step);
+  * the matmul FLOP count equals a hand count for a tiny rnn;
+  * the fused bench cells (lstm-fused, gru-lbr-fused) train the same model as
+    the stock cells: same seed -> the same loss after a few Adam steps;
+  * an unknown model exits 2 with the one-line message.
+Usage: check_bench_cli.py <unroll binary>
+"""
+import json
+import math
+import subprocess
+import sys
+
+UNROLL = sys.argv[1]
+TINY = ["--input", "2", "--hidden", "3", "--seq", "4", "--batch", "5", "--out", "2",
+        "--steps", "3", "--warmup", "1", "--threads", "1", "--json"]
+failures = []
+
+
+def bench(*args):
+    out = subprocess.run([UNROLL, "bench", *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        failures.append(f"{args}: exit {out.returncode}: {out.stderr.strip()}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+for model in ["rnn", "lstm", "gru", "gru-lbr", "cifg", "lstm-fused", "gru-lbr-fused"]:
+    for extra in (["--head", "last", "--loss", "mse"], ["--head", "all", "--loss", "xent", "--layers", "2"]):
+        j = bench("--model", model, *TINY, *extra)
+        if j is None:
+            continue
+        check(j["median_ms"] > 0 and j["min_ms"] <= j["median_ms"] <= j["max_ms"], f"{model} {extra}: times {j}")
+        check(math.isfinite(j["final_loss"]), f"{model} {extra}: loss {j['final_loss']}")
+        check(j["peak_rss_mib"] > 1 and j["gflops"] > 0 and j["seq_per_s"] > 0, f"{model} {extra}: {j}")
+        check(j["forward_ms"] + j["backward_ms"] + j["update_ms"] <= j["max_ms"] * 1.0001,
+              f"{model} {extra}: phases exceed the step: {j}")
+
+# Hand count, rnn (G = 1), T=4, B=5, I=2, H=3, O=2, head on the last step:
+# input projection 2*T*B*I*H * 2 (forward + weight grad; x needs none) = 480
+# recurrent 2*T*B*H*H * 3 = 1080;  head 2*B*H*O * 3 = 180
+j = bench("--model", "rnn", *TINY)
+if j is not None:
+    check(abs(j["matmul_gflop_per_step"] * 1e9 - 1740) < 1e-6, f"rnn FLOPs {j['matmul_gflop_per_step'] * 1e9} != 1740")
+
+for stock, fused in (("lstm", "lstm-fused"), ("gru-lbr", "gru-lbr-fused")):
+    a = bench("--model", stock, *TINY, "--seed", "3")
+    b = bench("--model", fused, *TINY, "--seed", "3")
+    if a and b:
+        check(abs(a["final_loss"] - b["final_loss"]) <= 1e-5 * max(1.0, abs(a["final_loss"])),
+              f"{stock} loss {a['final_loss']!r} != {fused} loss {b['final_loss']!r}")
+
+bad = subprocess.run([UNROLL, "bench", "--model", "nope"], capture_output=True, text=True)
+check(bad.returncode == 2, f"unknown model: exit {bad.returncode}")
+check(bad.stderr.startswith("unroll: bench: unknown model 'nope' (hint: known cells are "),
+      f"unknown model: stderr {bad.stderr!r}")
+
+for f in failures:
+    print("FAILED:", f)
+print(f"check_bench_cli: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Report of bench/compare.sh.
+
+What lives here
+---------------
+Reads the raw JSON files bench/compare.sh left in one directory
+(r<round>_<config>_<side>_<model>[_<kind>].json, mem_*.json, time_*.json,
+load.log), takes per program the median over rounds of the per-run median
+ms/step, and prints a Markdown report: the timing table with the ratios the
+issue-6 targets are stated in, the memory/scaling table and the machine.
+With --write FILE it replaces the part of FILE between the markers
+<!-- compare.sh:begin --> and <!-- compare.sh:end --> (appending them when
+absent), so hand-written notes around the table survive a re-run.
+
+Ratios are "times faster": peer ms / unroll ms (> 1 means unroll is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+BEGIN, END = "<!-- compare.sh:begin -->", "<!-- compare.sh:end -->"
+# unroll model -> (PyTorch model name, oneDNN cell name or None)
+PEERS = {"lstm": ("lstm", "lstm"), "gru-lbr": ("gru", "gru"), "rnn": ("rnn", "rnn"), "cifg": ("cifg", None),
+         "lstm-fused": ("lstm", "lstm"), "gru-lbr-fused": ("gru", "gru")}
+CONFIG_LABELS = {"a": "a LHC", "b": "b medium", "c": "c char"}
+TARGET_VS_MODULE, TARGET_VS_LOOP, TARGET_VS_DNNL = 3.0, 3.0, 1.0
+TARGET_RSS_PER_STEP_MIB, TARGET_TIME_RATIO = 0.25, 11.0
+
+
+def load_json(path):
+    with open(path) as f:
+        text = f.read().strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:  # unroll prints one line; take the last JSON line
+        return json.loads(text.splitlines()[-1])
+
+
+def median_ms(path):
+    j = load_json(path)
+    if "results" in j:  # torch_bench.py / dnnl_bench: one result row
+        rows = [r for r in j["results"] if "median_ms" in r]
+        return rows[0]["median_ms"], j.get("config", {})
+    return j["median_ms"], j
+
+
+def collect(raw, rounds):
+    """(config, side, key) -> list of per-round medians."""
+    table = {}
+    for path in glob.glob(os.path.join(raw, "r*_*.json")):
+        m = re.match(r"r(\d+)_([abc])_(unroll|torch|dnnl)_(.+)\.json$", os.path.basename(path))
+        if not m or int(m.group(1)) > rounds:
+            continue
+        ms, _ = median_ms(path)
+        table.setdefault((m.group(2), m.group(3), m.group(4)), []).append(ms)
+    return table
+
+
+def med(table, key):
+    v = table.get(key)
+    return statistics.median(v) if v else None
+
+
+def fmt_ms(v):
+    return "n/a" if v is None else (f"{v:.1f}" if v >= 10 else f"{v:.2f}")
+
+
+def fmt_ratio(peer, ours, target):
+    if peer is None or ours is None:
+        return "n/a"
+    r = peer / ours
+    return f"**{r:.2f}x**" if r >= target else f"{r:.2f}x"
+
+
+def machine():
+    model = "unknown"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return model, os.cpu_count()
+
+
+def report(args):
+    table = collect(args.raw, args.rounds)
+    lines = []
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    model, cpus = machine()
+    loads = []
+    if os.path.exists(os.path.join(args.raw, "load.log")):
+        with open(os.path.join(args.raw, "load.log")) as f:
+            loads = [float(x) for x in f.read().split()]
+    load_txt = (f"1-min load average {min(loads):.2f}-{max(loads):.2f} during the rounds"
+                if loads else "load not recorded")
+    lines += [f"Generated {now} by `{args.command}` ({args.rounds} round(s), {args.threads} threads, "
+              f"OMP_WAIT_POLICY={args.wait_policy} for every program).",
+              f"Machine: {model}, {cpus} CPUs; {load_txt}; now {open('/proc/loadavg').read().split()[0]}.",
+              "",
+              "Median ms per training step (median over rounds of each run's median). unroll and PyTorch: full",
+              "step (forward, head, loss, backward, Adam); oneDNN: the fused RNN primitive's forward + backward",
+              "only. Ratios are peer ms / unroll ms (higher = unroll faster); **bold** meets the issue-6 target",
+              f"(>= {TARGET_VS_MODULE:g}x vs the PyTorch module, >= {TARGET_VS_LOOP:g}x vs the PyTorch loop for the custom",
+              f"cell, >= {TARGET_VS_DNNL:g}x vs oneDNN). lstm-fused / gru-lbr-fused: the stock cells on the fused gate ops",
+              "(bench-only cells in apps/cmd_bench.cpp, what the stock cells become once models/ uses those ops).",
+              "",
+              "| config | model | unroll | PyTorch module | vs module | PyTorch loop | vs loop | oneDNN fwd+bwd | vs oneDNN |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for cfg in "abc":
+        for ours, (tmodel, dcell) in PEERS.items():
+            u = med(table, (cfg, "unroll", ours))
+            if u is None and ours.endswith("-fused"):
+                continue
+            mod = med(table, (cfg, "torch", f"{tmodel}_module"))
+            loop = med(table, (cfg, "torch", f"{tmodel}_loop"))
+            dn = med(table, (cfg, "dnnl", dcell)) if dcell else None
+            loop_target = TARGET_VS_LOOP if ours == "cifg" else 0
+            lines.append(f"| {CONFIG_LABELS[cfg]} | {ours} | {fmt_ms(u)} | {fmt_ms(mod)} | "
+                         f"{fmt_ratio(mod, u, TARGET_VS_MODULE) if mod else 'n/a'} | {fmt_ms(loop)} | "
+                         f"{fmt_ratio(loop, u, loop_target) if loop_target else (f'{loop / u:.2f}x' if loop and u else 'n/a')} | "
+                         f"{fmt_ms(dn)} | {fmt_ratio(dn, u, TARGET_VS_DNNL) if dn else 'n/a'} |")
+    lines.append("")
+
+    mem = []
+    p = lambda name: os.path.join(args.raw, name)
+    if os.path.exists(p("mem_unroll_T50.json")) and os.path.exists(p("mem_unroll_T500.json")):
+        s, l = load_json(p("mem_unroll_T50.json")), load_json(p("mem_unroll_T500.json"))
+        growth = (l["peak_rss_mib"] - s["peak_rss_mib"]) / 450
+        row = [f"{s['peak_rss_mib']:.0f}", f"{l['peak_rss_mib']:.0f}",
+               f"**{growth:.3f}**" if growth <= TARGET_RSS_PER_STEP_MIB else f"{growth:.3f}"]
+        if os.path.exists(p("time_unroll_T500.json")) and os.path.exists(p("time_unroll_T5000.json")):
+            a, b = load_json(p("time_unroll_T500.json")), load_json(p("time_unroll_T5000.json"))
+            ratio = b["median_ms"] / a["median_ms"]
+            row += [f"{a['median_ms']:.0f}", f"{b['median_ms']:.0f}",
+                    f"**{ratio:.1f}x**" if ratio <= TARGET_TIME_RATIO else f"{ratio:.1f}x"]
+        else:
+            row += ["n/a"] * 3
+        mem.append("| unroll lstm | " + " | ".join(row) + " |")
+    if os.path.exists(p("memfused_unroll_T50.json")) and os.path.exists(p("memfused_unroll_T500.json")):
+        s, l = load_json(p("memfused_unroll_T50.json")), load_json(p("memfused_unroll_T500.json"))
+        growth = (l["peak_rss_mib"] - s["peak_rss_mib"]) / 450
+        mem.append(f"| unroll lstm-fused | {s['peak_rss_mib']:.0f} | {l['peak_rss_mib']:.0f} | "
+                   + (f"**{growth:.3f}**" if growth <= TARGET_RSS_PER_STEP_MIB else f"{growth:.3f}") + " | n/a | n/a | n/a |")
+    if os.path.exists(p("mem_torch.json")):
+        for r in load_json(p("mem_torch.json"))["results"]:
+            mem.append(f"| PyTorch nn.LSTM ({r['kind']}) | {r['peak_rss_mib_T50']:.0f} | {r['peak_rss_mib_T500']:.0f} | "
+                       f"{r['rss_growth_mib_per_step']:.3f} | {r['median_ms_T500']:.0f} | {r['median_ms_T5000']:.0f} | "
+                       f"{r['time_ratio_long_over_short']:.1f}x |")
+    if mem:
+        lines += ["Memory and scaling, config b LSTM, each figure from a fresh process (peak RSS in MiB; growth",
+                  f"per time step = (RSS(T=500) - RSS(T=50)) / 450, target <= {TARGET_RSS_PER_STEP_MIB} MiB; time ratio",
+                  f"T=5000 / T=500, target <= {TARGET_TIME_RATIO:g}x; **bold** meets the target).",
+                  "",
+                  "| program | RSS T=50 | RSS T=500 | MiB per step | ms T=500 | ms T=5000 | T=5000 / T=500 |",
+                  "|---|---:|---:|---:|---:|---:|---:|", *mem, ""]
+
+    lines += ["Commands (run by the script; each through `bench/run_prioritized.sh`):",
+              "```",
+              f"{args.unroll} bench --model lstm|gru-lbr|rnn|cifg <shape> --steps N --warmup W --threads {args.threads} --json",
+              "  a: --input 1 --hidden 128 --seq 16 --batch 32 --head last --loss mse --out 1",
+              "  b: --input 64 --hidden 256 --seq 50 --batch 32 --head all --loss mse --out 64",
+              "  c: --input 128 --hidden 512 --seq 100 --batch 16 --layers 2 --head all --loss xent --out 128",
+              "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 bench/torch_bench.py \\",
+              f"  --config a|b|c --model lstm|gru|rnn|cifg --kind module|loop --threads {args.threads} --steps N --warmup W --json",
+              f"OMP_NUM_THREADS={args.threads} {args.dnnl} --config a|b|c --cell lstm|gru|rnn --reps N --json",
+              "memory: unroll bench --model lstm <shape b> --seq 50|500 (--steps 2 --warmup 1), --seq 500|5000",
+              "  (--steps 3 --warmup 1); torch_bench.py --memory --kind module",
+              "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("raw")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--command", default="bench/compare.sh")
+    ap.add_argument("--unroll", default="unroll")
+    ap.add_argument("--dnnl", default="dnnl_bench")
+    ap.add_argument("--wait-policy", default="unset")
+    ap.add_argument("--write", help="Markdown file whose generated section to replace")
+    args = ap.parse_args()
+    text = report(args)
+    sys.stdout.write(text)
+    if args.write:
+        old = open(args.write).read() if os.path.exists(args.write) else "# Performance\n\n"
+        block = f"{BEGIN}\n{text}{END}"
+        if BEGIN in old and END in old:
+            new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+        else:
+            new = old.rstrip("\n") + "\n\n" + block + "\n"
+        with open(args.write, "w") as f:
+            f.write(new)
+        print(f"compare_report.py: wrote {args.write}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
