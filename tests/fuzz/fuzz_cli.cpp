@@ -5,24 +5,19 @@
 // Each must succeed or throw CLI::ParseError / unroll::Error; any other exception, a crash, a hang or a
 // sanitizer report is a finding.
 //
-// The fuzz build (tests/fuzz/CMakeLists.txt) compiles the library folders only, so this file compiles the
-// command's sources itself (CLI11 is header-only). If the runner ever links apps/ (unroll_cli), drop the
-// #include "apps/*.cpp" lines below.
+// The fuzz build (tests/fuzz/CMakeLists.txt) links it with the command's sources (apps/, instrumented).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "apps/commands.cpp"
-#include "apps/cmd_eval.cpp"
-#include "apps/cmd_gradcheck.cpp"
-#include "apps/cmd_inspect.cpp"
-#include "apps/cmd_plot.cpp"
-#include "apps/cmd_sweep.cpp"
-#include "apps/cmd_train.cpp"
-#include "apps/report.cpp"
-#include "apps/run_config.cpp"
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "apps/run_config.h"
+#include "graph/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
