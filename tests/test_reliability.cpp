@@ -105,7 +105,14 @@ TEST_CASE("soak: 100,000 small training steps keep resident memory flat") {
   }
   const size_t at_end = resident_bytes();
   MESSAGE("soak resident memory: after warm-up ", after_warmup, " bytes, after 100000 steps ", at_end, " bytes");
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer freed memory sits in its quarantine (up to 256 MB) instead of being reused, so
+  // resident size measures the sanitizer, not unroll. This build's job here is LeakSanitizer's check at
+  // exit after these 100,000 steps; the flat-memory bound is asserted by the uninstrumented build.
+  MESSAGE("AddressSanitizer build: resident-memory bound not asserted (quarantine); leaks are checked at exit");
+#else
   CHECK(static_cast<double>(at_end) <= 1.05 * static_cast<double>(after_warmup));
+#endif
 }
 
 TEST_CASE("two models trained on two threads at once give the same bits as one after the other") {
