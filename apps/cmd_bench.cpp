@@ -38,65 +38,22 @@ struct BenchCliOptions {
   int steps = 30, warmup = 5, threads = 0;  // threads 0 = leave the OpenMP default
   uint64_t seed = 1;
   bool json = false;
+  bool release_grads = false;  // Note [Released gradients] in graph/tape.h
+  bool graph_path = false;     // RecurrentConfig::fused = false: the stock cells as recorded graph ops
 };
 
-// Note [Fused bench cells]: "lstm_fused" and "gru_lbr_fused" are the stock LSTM and GRU (PyTorch form)
-// with their pointwise gate math as the fused ops of ops/recurrent_gates.cpp (same parameters, same
-// formulas, fewer nodes). They exist so the benchmark can measure what switching the stock cells to the
-// fused ops buys; tests/test_recurrent_gates.cpp checks the ops against the composed formulas.
-class LstmFusedCell : public Cell {
- public:
-  LstmFusedCell(int input, int hidden, Rng& rng, const nlohmann::json& options) : Cell(input, hidden, 4, rng, options) {
-    check_options(options, {});
-  }
-  std::string kind() const override { return "lstm_fused"; }
-  int state_count() const override { return 2; }
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-    check_step(px, state);
-    const Var gates = px + project_hidden(state[0]);  // [B, 4H]: i, f, g, o
-    const Var c = lstm_cell_state(gates, state[1]);
-    return {lstm_hidden(gates, c), c};
-  }
-};
-
-class GruLbrFusedCell : public Cell {
- public:
-  GruLbrFusedCell(int input, int hidden, Rng& rng, const nlohmann::json& options)
-      : Cell(input, hidden, 3, rng, options) {
-    check_options(options, {});
-  }
-  std::string kind() const override { return "gru_lbr_fused"; }
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-    check_step(px, state);
-    return {gru_lbr_update(px, project_hidden(state[0]), state[0])};
-  }
-};
-
-// The built-in cells plus the example custom cell and Note [Fused bench cells] (registered on a copy:
-// the built-in table is read-only).
+// The built-in cells plus the example custom cell (registered on a copy: the built-in table is read-only).
 const CellRegistry& bench_cells() {
   static const CellRegistry registry = [] {
     CellRegistry r = builtin_cells();
     examples::register_cifg(r);
-    r.register_cell("lstm_fused", [](int input, int hidden, Rng& rng, const nlohmann::json& options) {
-      return std::make_unique<LstmFusedCell>(input, hidden, rng, options);
-    });
-    r.register_cell("gru_lbr_fused", [](int input, int hidden, Rng& rng, const nlohmann::json& options) {
-      return std::make_unique<GruLbrFusedCell>(input, hidden, rng, options);
-    });
     return r;
   }();
   return registry;
 }
 
-std::string bench_cell_name(const std::string& model) {
-  if (model == "lstm-fused") return "lstm_fused";
-  if (model == "gru-lbr-fused") return "gru_lbr_fused";
-  return cell_name(model);  // rnn -> rnn_tanh, gru -> gru, gru-lbr -> gru_lbr, others unchanged
-}
-
 void validate(const BenchCliOptions& o) {
-  const std::string name = bench_cell_name(o.model);
+  const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr -> gru_lbr, others unchanged
   UNROLL_CHECK(bench_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
                o.model, fmt::join(bench_cells().names(), ", "));
   UNROLL_CHECK(o.input >= 1 && o.hidden >= 1 && o.seq >= 1 && o.batch >= 1 && o.layers >= 1 && o.out >= 0, UsageError,
@@ -153,10 +110,11 @@ int run_bench(const BenchCliOptions& o) {
   const int threads = set_threads(o.threads);
   const int out = o.out > 0 ? o.out : o.input;
   RecurrentConfig config;
-  config.cell = bench_cell_name(o.model);
+  config.cell = cell_name(o.model);
   config.input_size = o.input;
   config.hidden_size = o.hidden;
   config.layers = o.layers;
+  config.fused = !o.graph_path;
   Rng rng(o.seed);
   Recurrent core(config, rng, bench_cells());
   Linear head(o.hidden, out, rng);
@@ -178,6 +136,7 @@ int run_bench(const BenchCliOptions& o) {
   for (auto& c : classes) c = static_cast<int64_t>(rng.below(static_cast<uint64_t>(out)));
 
   Tape tape;
+  tape.set_release_grads(o.release_grads);  // only parameters' .grad are read after backward
   double last_loss = 0;
   using Clock = std::chrono::steady_clock;
   const auto since = [](Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
@@ -228,7 +187,8 @@ int run_bench(const BenchCliOptions& o) {
         {"steps", o.steps},   {"median_ms", median},    {"p10_ms", p10},            {"p90_ms", p90},
         {"min_ms", ms.front()}, {"max_ms", ms.back()},  {"seq_per_s", seq_per_s},   {"gflops", gflops},
         {"matmul_gflop_per_step", flops / 1e9},         {"peak_rss_mib", rss},      {"final_loss", last_loss},
-        {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd}};
+        {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd},   {"release_grads", o.release_grads},
+        {"graph_path", o.graph_path}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "
@@ -250,7 +210,7 @@ int run_bench(const BenchCliOptions& o) {
 void register_bench_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* sub = app.add_subcommand("bench", "time complete training steps of a recurrent model (issue 6)");
-  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr | cifg | lstm-fused | gru-lbr-fused | any registered cell")
+  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr | cifg | any registered cell")
       ->capture_default_str();
   sub->add_option("--input", o->input, "input features")->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units")->capture_default_str();
@@ -265,6 +225,11 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--threads", o->threads, "OpenMP threads (0: the default)")->capture_default_str();
   sub->add_option("--seed", o->seed, "seed for weights and data")->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object on stdout");
+  sub->add_flag("--release-grads", o->release_grads,
+                "backward releases intermediate gradient buffers for reuse (Note [Released gradients])");
+  sub->add_flag("--graph-path", o->graph_path,
+                "stock cells run as recorded graph ops instead of oneDNN's fused RNN primitive (Note [Fused fast "
+                "path] in models/cell.h); custom cells always do");
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_bench(*o); }});
 }
 

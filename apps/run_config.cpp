@@ -111,6 +111,7 @@ void RunConfig::validate() const {
                "train: --epochs must be in [0, 1000000], got {}", trainer.epochs);
   Optimizer probe({}, trainer.optimizer);  // validates the optimizer settings
   Schedule schedule_probe(trainer.schedule);
+  trainer.validate_loss();
 }
 
 std::string model_label(const ForecastModelConfig& m) {

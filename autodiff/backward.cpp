@@ -8,7 +8,10 @@ namespace unroll {
 
 namespace {
 
-void run_backward(Var y, const Tensor* seed, bool into_parameters, const BackwardOptions& options) {
+// keep: nodes whose gradient the caller reads afterwards (grad()'s wrt), exempt from Note [Released
+// gradients] in graph/tape.h.
+void run_backward(Var y, const Tensor* seed, bool into_parameters, const BackwardOptions& options,
+                  const std::vector<Var>& keep = {}) {
   Tape& tape = y.tape();
   UNROLL_CHECK(!tape.backward_consumed(), UsageError,
                "backward: this tape was already differentiated without retain_graph (hint: pass "
@@ -33,11 +36,18 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
   Tensor& dy = tape.grad_buffer(y.id(), into_parameters);
   for (int64_t i = 0; i < dy.numel(); ++i) dy.set(i, dy.at(i) + (seed ? seed->at(i) : 1.0));
 
+  std::vector<bool> releasable(tape.release_grads() ? y.id() + 1 : 0, true);
+  if (!releasable.empty()) {
+    releasable[y.id()] = false;
+    for (const Var& x : keep)
+      if (x.same_tape(y) && x.id() <= y.id()) releasable[x.id()] = false;
+  }
   for (NodeId id = y.id() + 1; id-- > 0;) {
     const Node& node = tape.node(id);
     if (node.backward == nullptr || !node.grad.defined()) continue;
     BackwardContext ctx(tape, id, into_parameters);
     node.backward(ctx);
+    if (!releasable.empty() && releasable[id]) tape.release_grad(id);  // dead from here on
   }
   if (!options.retain_graph) tape.set_backward_consumed(true);
 }
@@ -51,7 +61,7 @@ void backward(Var y, const Tensor& seed, const BackwardOptions& options) { run_b
 std::vector<Tensor> grad(Var y, const std::vector<Var>& wrt, const Tensor* seed, const BackwardOptions& options) {
   for (size_t i = 0; i < wrt.size(); ++i)
     UNROLL_CHECK(wrt[i].same_tape(y), UsageError, "grad: wrt[{}] belongs to a different tape than the output", i);
-  run_backward(y, seed, false, options);
+  run_backward(y, seed, false, options, wrt);
   std::vector<Tensor> result;
   result.reserve(wrt.size());
   for (const Var& x : wrt) {

@@ -2,8 +2,8 @@
 # compare.sh: unroll vs PyTorch vs raw oneDNN on the recurrent training benchmark of issue 6.
 #
 # What lives here: the one command that reproduces docs/performance.md. For configs a, b, c it runs
-#   * unroll:  `unroll bench` for lstm, gru-lbr, rnn and the example custom cell cifg (full train step),
-#              plus lstm-fused / gru-lbr-fused (the stock cells on the fused gate ops, bench-only cells),
+#   * unroll:  `unroll bench` for lstm, gru-lbr, rnn (oneDNN fused fast path), the example custom cell cifg
+#              and lstm on the graph path (--graph-path) (full train step),
 #   * PyTorch: bench/torch_bench.py, nn.LSTM/nn.GRU/nn.RNN modules and the same cells as Python loops
 #              (incl. cifg), with OpenBLAS (LD_LIBRARY_PATH below) and torch.set_num_threads(THREADS),
 #   * oneDNN:  bench/dnnl_bench, the fused lstm/gru(lbr)/rnn primitives, forward + backward only,
@@ -15,8 +15,8 @@
 #
 # Usage: bench/compare.sh [--quick] [--rounds N] [--build-dir DIR] [--no-memory] [--no-write]
 #   --quick      1 round, fewer steps, memory targets still measured (about 5 min instead of ~14)
-#   --build-dir  where `unroll` and `dnnl_bench` are built (default: build-bench, configured and built
-#                here in Release if the programs are missing; env UNROLL_BUILD_DIR works too)
+#   --build-dir  where `unroll` and `dnnl_bench` are built (default: build-bench; configured in Release if
+#                new, always brought up to date first; env UNROLL_BUILD_DIR works too)
 # Every program runs through bench/run_prioritized.sh (scheduler autogroup nice -20 when root).
 set -euo pipefail
 
@@ -43,11 +43,10 @@ case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 
 UNROLL=$BUILD/apps/unroll
 DNNL=$BUILD/bench/dnnl_bench
-if [ ! -x "$UNROLL" ] || [ ! -x "$DNNL" ]; then
-  echo "compare.sh: building unroll and dnnl_bench in $BUILD" >&2
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)" --target unroll_cmd dnnl_bench >/dev/null
-fi
+# Always (re)build: a stale binary from an older checkout would silently measure old code.
+echo "compare.sh: building unroll and dnnl_bench in $BUILD (Release)" >&2
+[ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target unroll_cmd dnnl_bench >/dev/null
 PRIO=$ROOT/bench/run_prioritized.sh
 # One OpenMP wait policy for every side: ACTIVE (spin). For PyTorch and oneDNN it measured the same as
 # libgomp's default within noise; unroll's main() would otherwise pick PASSIVE (Note [OpenMP wait policy]
@@ -69,7 +68,8 @@ declare -A SHAPE=(
   [b]="--input 64 --hidden 256 --seq 50 --batch 32 --head all --loss mse --out 64"
   [c]="--input 128 --hidden 512 --seq 100 --batch 16 --layers 2 --head all --loss xent --out 128"
 )
-UNROLL_MODELS=(lstm gru-lbr rnn cifg lstm-fused gru-lbr-fused)
+# lstm-graph: the stock LSTM with --graph-path (recorded graph ops, what any custom cell runs on).
+UNROLL_MODELS=(lstm gru-lbr rnn cifg lstm-graph)
 TORCH_RUNS=("lstm module" "gru module" "rnn module" "lstm loop" "gru loop" "rnn loop" "cifg loop")
 DNNL_CELLS=(lstm gru rnn)
 
@@ -87,7 +87,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
     cut -d' ' -f1 /proc/loadavg >>"$OUT/load.log"
     for m in "${UNROLL_MODELS[@]}"; do
       # shellcheck disable=SC2086
-      run "$OUT/r${r}_${cfg}_unroll_${m}.json" "$UNROLL" bench --model "$m" ${SHAPE[$cfg]} \
+      model_flags=(--model "$m")
+      [ "$m" = lstm-graph ] && model_flags=(--model lstm --graph-path)
+      run "$OUT/r${r}_${cfg}_unroll_${m}.json" "$UNROLL" bench "${model_flags[@]}" ${SHAPE[$cfg]} \
         --steps "${STEPS[$cfg]}" --warmup "${WARM[$cfg]}" --threads $THREADS --json
     done
     for mk in "${TORCH_RUNS[@]}"; do
@@ -107,8 +109,6 @@ if [ "$MEMORY" = 1 ]; then
   for T in 50 500; do
     run "$OUT/mem_unroll_T$T.json" "$UNROLL" bench --model lstm ${SHAPE[b]/--seq 50/--seq $T} --steps 2 --warmup 1 \
       --threads $THREADS --json
-    run "$OUT/memfused_unroll_T$T.json" "$UNROLL" bench --model lstm-fused ${SHAPE[b]/--seq 50/--seq $T} --steps 2 \
-      --warmup 1 --threads $THREADS --json
   done
   for T in 500 5000; do
     run "$OUT/time_unroll_T$T.json" "$UNROLL" bench --model lstm ${SHAPE[b]/--seq 50/--seq $T} --steps 3 --warmup 1 \

@@ -30,7 +30,7 @@ import sys
 BEGIN, END = "<!-- compare.sh:begin -->", "<!-- compare.sh:end -->"
 # unroll model -> (PyTorch model name, oneDNN cell name or None)
 PEERS = {"lstm": ("lstm", "lstm"), "gru-lbr": ("gru", "gru"), "rnn": ("rnn", "rnn"), "cifg": ("cifg", None),
-         "lstm-fused": ("lstm", "lstm"), "gru-lbr-fused": ("gru", "gru")}
+         "lstm-graph": ("lstm", "lstm")}
 CONFIG_LABELS = {"a": "a LHC", "b": "b medium", "c": "c char"}
 TARGET_VS_MODULE, TARGET_VS_LOOP, TARGET_VS_DNNL = 3.0, 3.0, 1.0
 TARGET_RSS_PER_STEP_MIB, TARGET_TIME_RATIO = 0.25, 11.0
@@ -112,16 +112,13 @@ def report(args):
               "step (forward, head, loss, backward, Adam); oneDNN: the fused RNN primitive's forward + backward",
               "only. Ratios are peer ms / unroll ms (higher = unroll faster); **bold** meets the issue-6 target",
               f"(>= {TARGET_VS_MODULE:g}x vs the PyTorch module, >= {TARGET_VS_LOOP:g}x vs the PyTorch loop for the custom",
-              f"cell, >= {TARGET_VS_DNNL:g}x vs oneDNN). lstm-fused / gru-lbr-fused: the stock cells on the fused gate ops",
-              "(bench-only cells in apps/cmd_bench.cpp, what the stock cells become once models/ uses those ops).",
+              f"cell, >= {TARGET_VS_DNNL:g}x vs oneDNN).",
               "",
               "| config | model | unroll | PyTorch module | vs module | PyTorch loop | vs loop | oneDNN fwd+bwd | vs oneDNN |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for cfg in "abc":
         for ours, (tmodel, dcell) in PEERS.items():
             u = med(table, (cfg, "unroll", ours))
-            if u is None and ours.endswith("-fused"):
-                continue
             mod = med(table, (cfg, "torch", f"{tmodel}_module"))
             loop = med(table, (cfg, "torch", f"{tmodel}_loop"))
             dn = med(table, (cfg, "dnnl", dcell)) if dcell else None
@@ -147,11 +144,6 @@ def report(args):
         else:
             row += ["n/a"] * 3
         mem.append("| unroll lstm | " + " | ".join(row) + " |")
-    if os.path.exists(p("memfused_unroll_T50.json")) and os.path.exists(p("memfused_unroll_T500.json")):
-        s, l = load_json(p("memfused_unroll_T50.json")), load_json(p("memfused_unroll_T500.json"))
-        growth = (l["peak_rss_mib"] - s["peak_rss_mib"]) / 450
-        mem.append(f"| unroll lstm-fused | {s['peak_rss_mib']:.0f} | {l['peak_rss_mib']:.0f} | "
-                   + (f"**{growth:.3f}**" if growth <= TARGET_RSS_PER_STEP_MIB else f"{growth:.3f}") + " | n/a | n/a | n/a |")
     if os.path.exists(p("mem_torch.json")):
         for r in load_json(p("mem_torch.json"))["results"]:
             mem.append(f"| PyTorch nn.LSTM ({r['kind']}) | {r['peak_rss_mib_T50']:.0f} | {r['peak_rss_mib_T500']:.0f} | "

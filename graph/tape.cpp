@@ -55,6 +55,7 @@ void Tape::reset() {
   nodes_.clear();
   input_ids_.clear();
   arena_.reset();
+  free_grads_.clear();
   epoch_ = next_epoch();
   backward_consumed_ = false;
   scope_names_.resize(1);
@@ -111,16 +112,32 @@ Var Tape::record(const RecordSpec& spec) {
 Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
   Node& n = nodes_[id];
   if (!n.grad.defined()) {
-    if (into_parameters && n.param != nullptr)
+    if (into_parameters && n.param != nullptr) {
       n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
-    else
-      n.grad = alloc_zeros(n.value.shape(), n.value.dtype());
+    } else {
+      auto reuse = free_grads_.find(n.value.nbytes());  // Note [Released gradients]
+      if (reuse != free_grads_.end() && !reuse->second.empty()) {
+        void* memory = reuse->second.back();
+        reuse->second.pop_back();
+        std::memset(memory, 0, n.value.nbytes());
+        n.grad = Tensor::view(memory, n.value.shape(), n.value.dtype());
+      } else {
+        n.grad = alloc_zeros(n.value.shape(), n.value.dtype());
+      }
+    }
   }
   return n.grad;
 }
 
 void Tape::clear_grads() {
   for (Node& n : nodes_) n.grad = Tensor();
+}
+
+void Tape::release_grad(NodeId id) {
+  Node& n = nodes_[id];
+  if (n.op == OpKind::leaf || n.op == OpKind::parameter || n.param != nullptr || !n.grad.defined()) return;
+  if (n.grad.nbytes() > 0) free_grads_[n.grad.nbytes()].push_back(n.grad.raw());
+  n.grad = Tensor();
 }
 
 void Tape::push_scope(const std::string& name) {

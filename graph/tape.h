@@ -8,10 +8,19 @@
 //
 // Note [Gradients accumulate]: every backward function adds (+=) into its inputs' gradient buffers,
 // which the tape hands out zero-filled. That is what makes `a + a` and a weight used at every step right.
+//
+// Note [Released gradients]: with set_release_grads(true), backward drops the gradient buffer of every
+// intermediate node (not a leaf, not the differentiated output, not one of grad()'s wrt) as soon as
+// that node's own backward has run -- creation order is topological, so nothing adds into it later --
+// and hands the memory to the next gradient buffer of the same size in that tape epoch (size-bucketed
+// free list, zero-filled again on reuse). Such a node's grad() is then undefined. Off by default,
+// because reading an intermediate's gradient after backward is part of the API; a training loop that
+// only reads parameters' .grad turns it on (unroll bench does).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/arena.h"
@@ -109,6 +118,11 @@ class Tape {
   // Gradient buffers used by backward (autodiff/): zero-filled on first use.
   Tensor& grad_buffer(NodeId id, bool into_parameters);
   void clear_grads();
+  // Note [Released gradients].
+  bool release_grads() const { return release_grads_; }
+  void set_release_grads(bool on) { release_grads_ = on; }
+  // Drops an intermediate node's gradient buffer into the free list (no-op for leaves and parameters).
+  void release_grad(NodeId id);
   bool backward_consumed() const { return backward_consumed_; }
   void set_backward_consumed(bool v) { backward_consumed_ = v; }
 
@@ -138,6 +152,8 @@ class Tape {
   bool grad_enabled_ = true;
   bool anomaly_ = false;
   bool backward_consumed_ = false;
+  bool release_grads_ = false;
+  std::unordered_map<size_t, std::vector<void*>> free_grads_;  // bytes -> released gradient memory (this epoch)
   std::vector<std::string> scope_names_{""};
   std::vector<uint32_t> scope_stack_{0};
   std::shared_ptr<DnnlContext> dnnl_;

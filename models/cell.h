@@ -8,10 +8,17 @@
 // Note [Input projection]: project_inputs() applies w_ih and b_ih to ALL time steps in one linear
 // ([T*B, I] -> [T*B, G*H]); step() receives one time step's rows of that projection. Everything else
 // in a step is ordinary recorded ops, so BPTT is plain backward and a custom cell needs no gradient code.
+//
+// Note [Fused fast path]: a stock cell without extras (lstm, gru_lbr, rnn_tanh, rnn_relu) returns the
+// RnnKind of fused_kind(), and models/recurrent.cpp then runs a whole layer and direction as one
+// rnn_sequence op (ops/rnn_sequence.cpp: oneDNN's fused RNN primitives in float32) instead of T step()
+// calls. step() stays the definition: tests/test_rnn_sequence.cpp checks the fast path against it,
+// outputs and every gradient. Cells with extras, subclasses and custom cells return nothing.
 #pragma once
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +27,7 @@
 #include "graph/rng.h"
 #include "graph/tape.h"
 #include "models/module.h"
+#include "ops/ops.h"
 
 namespace unroll {
 
@@ -38,6 +46,8 @@ class Cell : public Module {
   // One time step: projected_x_t [B, G*H], state (state_count() tensors [B, H]) -> the new state; the
   // cell's output is new_state[0] (h).
   virtual std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) = 0;
+  // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
+  virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
 
   Parameter& w_ih() { return *w_ih_; }
   Parameter& w_hh() { return *w_hh_; }

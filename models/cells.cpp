@@ -71,6 +71,50 @@ std::vector<Var> LstmCell::step(Var px, const std::vector<Var>& state) {
 
 // ---- GruCell ----
 
+namespace {
+
+// Note [Cho weights cut once per tape]: the Cho form multiplies by w_hh's r,z rows [2H, H] and its n rows
+// [H, H] separately. Slicing them at every time step copied all of w_hh and b_hh per step and gave each
+// copy its own gradient buffer. Instead the four slices are recorded once per tape epoch, directly after
+// the parameter nodes of w_hh and b_hh (the first step of the epoch records all six nodes in a row), and
+// every later step finds them there by position, each checked (op, input, start, length, and the
+// requires_grad a fresh slice would get now, e.g. not one recorded under a NoGradGuard). All steps then
+// share them: their gradients add up across steps and reach w_hh and b_hh in one slice backward. When
+// the pattern is not there (w_hh's node was recorded earlier by other code), each step slices anew, as
+// before: slower, equally correct.
+struct ChoWeights {
+  Var w_rz, b_rz;  // [2H, H], [2H]
+  Var w_n, b_n;    // [H, H], [H]
+};
+
+bool is_slice_of(const Tape& tape, NodeId id, NodeId input, int64_t start, int64_t length) {
+  if (id >= tape.size()) return false;
+  const Node& n = tape.node(id);
+  return n.op == OpKind::slice && n.n_inputs == 1 && tape.input_id(n, 0) == input && n.attrs.i[0] == 0 &&
+         n.attrs.i[1] == start && n.value.shape()[0] == length &&
+         n.requires_grad == (tape.grad_enabled() && tape.node(input).requires_grad);
+}
+
+ChoWeights cho_weights(Tape& tape, Parameter& w_hh_param, Parameter& b_hh_param, int64_t H) {
+  const size_t before = tape.size();
+  const Var w_hh = tape.param(w_hh_param), b_hh = tape.param(b_hh_param);
+  const NodeId w = w_hh.id(), b = b_hh.id();
+  const bool recorded_now = tape.size() == before + 2;  // both nodes are new: the epoch's first step
+  if (!recorded_now && b == w + 1 && is_slice_of(tape, b + 1, w, 0, 2 * H) && is_slice_of(tape, b + 2, b, 0, 2 * H) &&
+      is_slice_of(tape, b + 3, w, 2 * H, H) && is_slice_of(tape, b + 4, b, 2 * H, H)) {
+    const uint64_t epoch = tape.epoch();
+    return {Var(&tape, b + 1, epoch), Var(&tape, b + 2, epoch), Var(&tape, b + 3, epoch), Var(&tape, b + 4, epoch)};
+  }
+  ChoWeights cut;  // recorded in this order, so that the check above finds them in later steps
+  cut.w_rz = slice(w_hh, 0, 0, 2 * H);
+  cut.b_rz = slice(b_hh, 0, 0, 2 * H);
+  cut.w_n = slice(w_hh, 0, 2 * H, H);
+  cut.b_n = slice(b_hh, 0, 2 * H, H);
+  return cut;
+}
+
+}  // namespace
+
 GruCell::GruCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options)
     : Cell(input_size, hidden_size, 3, rng, options) {
   const std::string form = options.is_object() ? options.value("form", std::string("cho")) : "cho";
@@ -90,13 +134,11 @@ std::vector<Var> GruCell::step(Var px, const std::vector<Var>& state) {
   }
   const std::vector<Var> x = chunk(px, 1, 3);  // W_i{r,z,n} x + b_i{r,z,n}
   // Cho form: r and z from the first 2H rows of w_hh; the candidate sees W_hn (r * h) + b_hn.
-  Tape& tape = px.tape();
-  const int64_t H = hidden_size();
-  const Var w_hh = tape.param(this->w_hh()), b_hh = tape.param(this->b_hh());
-  const std::vector<Var> rz = chunk(linear(h, slice(w_hh, 0, 0, 2 * H), slice(b_hh, 0, 0, 2 * H)), 1, 2);
+  const ChoWeights w = cho_weights(px.tape(), this->w_hh(), this->b_hh(), hidden_size());
+  const std::vector<Var> rz = chunk(linear(h, w.w_rz, w.b_rz), 1, 2);
   const Var r = sigmoid(x[0] + rz[0]);
   const Var z = sigmoid(x[1] + rz[1]);
-  const Var n = tanh(x[2] + linear(r * h, slice(w_hh, 0, 2 * H, H), slice(b_hh, 0, 2 * H, H)));
+  const Var n = tanh(x[2] + linear(r * h, w.w_n, w.b_n));
   return {h + z * (n - h)};  // (1 - z) h + z n
 }
 

@@ -12,8 +12,11 @@
 //     linear W_hn (r * h) + b_hn, added after the product and NOT scaled by r (so b_in + b_hn act as one
 //     bias, as in the paper's single b_h). Note also that the two forms use z the other way round, each
 //     as its source writes it.
+//   fused_kind() (Note [Fused fast path] in cell.h) names the oneDNN kind only for exactly these classes
+//   (not subclasses, which may override step) and only without peepholes / in the lbr form.
 #pragma once
 #include <string>
+#include <typeinfo>
 
 #include "models/cell.h"
 
@@ -24,6 +27,10 @@ class ElmanCell : public Cell {
   ElmanCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options = nlohmann::json::object());
   std::string kind() const override { return relu_ ? "rnn_relu" : "rnn_tanh"; }
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
+  std::optional<RnnKind> fused_kind() const override {
+    if (typeid(*this) != typeid(ElmanCell)) return std::nullopt;
+    return relu_ ? RnnKind::rnn_relu : RnnKind::rnn_tanh;
+  }
 
  private:
   bool relu_ = false;
@@ -36,6 +43,10 @@ class LstmCell : public Cell {
   int state_count() const override { return 2; }
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
   bool peephole() const { return peephole_; }
+  std::optional<RnnKind> fused_kind() const override {
+    if (peephole_ || typeid(*this) != typeid(LstmCell)) return std::nullopt;
+    return RnnKind::lstm;
+  }
 
  private:
   bool peephole_ = false;
@@ -51,6 +62,10 @@ class GruCell : public Cell {
   std::string kind() const override { return form_ == Form::cho ? "gru" : "gru_lbr"; }
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
   Form form() const { return form_; }
+  std::optional<RnnKind> fused_kind() const override {
+    if (form_ != Form::linear_before_reset || typeid(*this) != typeid(GruCell)) return std::nullopt;
+    return RnnKind::gru_lbr;
+  }
 
  private:
   Form form_ = Form::cho;

@@ -25,16 +25,17 @@ void to_json(nlohmann::json& j, const RecurrentConfig& c) {
                      {"hidden_size", c.hidden_size}, {"layers", c.layers},
                      {"bidirectional", c.bidirectional}, {"dropout", c.dropout},
                      {"cell_options", c.cell_options}};
+  if (!c.fused) j["fused"] = false;  // the default is omitted: configs written before the key stay identical
 }
 
 void from_json(const nlohmann::json& j, RecurrentConfig& c) {
   UNROLL_CHECK(j.is_object(), DataError, "RecurrentConfig: expected a JSON object, got {}", j.dump());
   static const char* const kKeys[] = {"cell", "input_size", "hidden_size", "layers", "bidirectional", "dropout",
-                                      "cell_options"};
+                                      "cell_options", "fused"};
   for (const auto& [key, value] : j.items())
     UNROLL_CHECK(std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys), DataError,
                  "RecurrentConfig: unknown key '{}' (hint: known keys are cell, input_size, hidden_size, layers, "
-                 "bidirectional, dropout, cell_options)",
+                 "bidirectional, dropout, cell_options, fused)",
                  key);
   const RecurrentConfig defaults;
   try {
@@ -45,6 +46,7 @@ void from_json(const nlohmann::json& j, RecurrentConfig& c) {
     c.bidirectional = j.value("bidirectional", defaults.bidirectional);
     c.dropout = j.value("dropout", defaults.dropout);
     c.cell_options = j.value("cell_options", defaults.cell_options);
+    c.fused = j.value("fused", defaults.fused);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(fmt::format("RecurrentConfig: a field has the wrong type in {} ({})", j.dump(), e.what()));
   }
@@ -115,12 +117,12 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
   std::vector<std::vector<Var>> finals(static_cast<size_t>(S));  // per kind: L*D pieces [1, B, H]
   Var layer_in = x;                                              // [T, B, in_l]
   for (int l = 0; l < L; ++l) {
+    // Per direction either the fused op's h sequence seq[d] [T, B, H], or the graph path's steps outs[d][t].
+    std::vector<Var> seq(static_cast<size_t>(D));
     std::vector<std::vector<Var>> outs(static_cast<size_t>(D), std::vector<Var>(static_cast<size_t>(T)));  // [B, H]
     for (int d = 0; d < D; ++d) {
       Cell& cell = *cells_[static_cast<size_t>(l * D + d)];
       const ScopeGuard scope(tape, fmt::format("l{}{}", l, d == 1 ? "_reverse" : ""));
-      const int64_t in = layer_in.shape()[2];
-      const Var px = cell.project_inputs(reshape(layer_in, Shape{T * B, in}));  // [T*B, G*H]
       std::vector<Var> state;
       if (initial_states.empty()) {
         state = cell.initial_state(tape, B, dtype);
@@ -128,6 +130,19 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
         for (int s = 0; s < S; ++s)
           state.push_back(reshape(slice(initial_states[static_cast<size_t>(s)], 0, l * D + d, 1), Shape{B, H}));
       }
+      const std::optional<RnnKind> fused = cell.fused_kind();
+      if (config_.fused && fused && dtype == DType::f32 && !masked) {
+        // Note [Fused fast path]: one op for the whole sequence; h_T is y's last processed row.
+        const Var c0 = S == 2 ? state[1] : Var();
+        const Var packed = rnn_sequence(*fused, layer_in, state[0], c0, tape.param(cell.w_ih()), tape.param(cell.w_hh()),
+                                        tape.param(cell.b_ih()), tape.param(cell.b_hh()), d == 1);
+        seq[d] = S == 2 ? slice(packed, 0, 0, T) : packed;  // [T, B, H]
+        finals[0].push_back(slice(seq[d], 0, d == 0 ? T - 1 : 0, 1));
+        if (S == 2) finals[1].push_back(slice(packed, 0, T, 1));
+        continue;
+      }
+      const int64_t in = layer_in.shape()[2];
+      const Var px = cell.project_inputs(reshape(layer_in, Shape{T * B, in}));  // [T*B, G*H]
       for (int64_t k = 0; k < T; ++k) {
         const int64_t t = d == 0 ? k : T - 1 - k;
         std::vector<Var> next = cell.step(slice(px, 0, t * B, B), state);
@@ -142,13 +157,25 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
       }
       for (int s = 0; s < S; ++s) finals[s].push_back(reshape(state[s], Shape{1, B, H}));
     }
-    std::vector<Var> steps, rows;
-    for (int64_t t = 0; t < T; ++t) {
-      const Var step = D == 1 ? outs[0][t] : concat({outs[0][t], outs[1][t]}, 1);  // [B, D*H]
-      steps.push_back(step);
-      rows.push_back(reshape(step, Shape{1, B, int64_t{D} * H}));
+    const bool all_fused = std::all_of(seq.begin(), seq.end(), [](const Var& v) { return v.defined(); });
+    Var layer_out;  // [T, B, D*H]
+    std::vector<Var> steps;
+    if (all_fused) {
+      layer_out = D == 1 ? seq[0] : concat(seq, 2);
+      if (l + 1 == L)
+        for (int64_t t = 0; t < T; ++t) steps.push_back(reshape(slice(layer_out, 0, t, 1), Shape{B, int64_t{D} * H}));
+    } else {
+      for (int d = 0; d < D; ++d)  // a fused direction beside a graph one: cut its sequence into steps
+        if (seq[d].defined())
+          for (int64_t t = 0; t < T; ++t) outs[d][t] = reshape(slice(seq[d], 0, t, 1), Shape{B, H});
+      std::vector<Var> rows;
+      for (int64_t t = 0; t < T; ++t) {
+        const Var step = D == 1 ? outs[0][t] : concat({outs[0][t], outs[1][t]}, 1);  // [B, D*H]
+        steps.push_back(step);
+        rows.push_back(reshape(step, Shape{1, B, int64_t{D} * H}));
+      }
+      layer_out = T == 1 ? rows[0] : concat(rows, 0);
     }
-    Var layer_out = T == 1 ? rows[0] : concat(rows, 0);  // [T, B, D*H]
     if (l + 1 < L && config_.dropout > 0 && training()) {
       UNROLL_CHECK(rng != nullptr, UsageError,
                    "Recurrent: dropout {} between layers needs an Rng in training mode (hint: pass &rng, or eval())",

@@ -13,6 +13,10 @@
 // starts from the initial state at t = lengths[b]-1, so it begins at each sequence's own last element;
 // outputs are exactly zero for t >= lengths[b] (PyTorch's pad_packed_sequence); final states are taken at
 // each sequence's own end.
+//
+// The fast path (Note [Fused fast path] in models/cell.h) is taken per layer and direction when config.fused,
+// the cell has a fused_kind(), the dtype is float32 and no sequence is shorter than T (masked batches keep
+// the graph path). Its outputs, states and steps are the same tensors the graph path produces, at the same t.
 #pragma once
 #include <memory>
 #include <optional>
@@ -36,6 +40,10 @@ struct RecurrentConfig {
   bool bidirectional = false;
   double dropout = 0;  // between layers (on every layer's output but the last), training mode only
   nlohmann::json cell_options = nlohmann::json::object();
+  // Note [Fused fast path] (models/cell.h): stock cells run each layer and direction as one oneDNN fused
+  // op in float32 when every sequence has full length. false forces the per-step graph everywhere (the
+  // reference). JSON key "fused", written only when false, so configs without it read as true.
+  bool fused = true;
 
   int directions() const { return bidirectional ? 2 : 1; }
   int output_size() const { return directions() * hidden_size; }

@@ -1,11 +1,14 @@
-// What lives here: the oneDNN matmul primitive cache behind DnnlContext::gemm. Each entry keeps its
-// primitive and its memory objects; a call only swaps data handles and executes.
+// What lives here: the oneDNN primitive caches behind DnnlContext: matmul (gemm) and the fused RNN
+// primitives (rnn_forward / rnn_backward). Each entry keeps its primitives and memory objects; a call
+// only swaps data handles (and reorders the weights when the primitive wants another layout) and executes.
 #include "ops/dnnl_context.h"
 
+#include <cstring>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
 #include "graph/check.h"
+#include "ops/ops.h"
 
 namespace unroll {
 
@@ -23,6 +26,35 @@ struct GemmShapeHash {
 struct CachedMatmul {
   dnnl::matmul primitive;
   dnnl::memory src, weights, dst, bias;
+};
+
+struct RnnShapeHash {
+  size_t operator()(const RnnShape& s) const {
+    size_t h = 1469598103934665603ULL;
+    for (int64_t v : {int64_t(s.kind), int64_t(s.reverse), s.T, s.B, s.I, s.H, int64_t(s.inference)})
+      h = (h ^ static_cast<size_t>(v)) * 1099511628211ULL;
+    return h;
+  }
+};
+
+// A weight in our layout (ldgoi, handle set per call) and in the layout a primitive chose; when the two
+// descriptors are equal the primitive reads ours directly and no reorder runs.
+struct RnnWeight {
+  dnnl::memory user, prim;
+  dnnl::reorder to_prim, from_prim;  // from_prim: only for diff weights
+  bool same = false;
+};
+
+// One RnnShape: forward_training and backward primitives, their argument maps (user buffers have null
+// handles set per call) and the scratch the caller never sees (final h, zero diff of the final h, the
+// diff weights in the primitive's layout).
+struct CachedRnn {
+  dnnl::primitive fwd, bwd;
+  std::unordered_map<int, dnnl::memory> fwd_args, bwd_args;
+  RnnWeight w_layer_fwd, w_iter_fwd, w_layer_bwd, w_iter_bwd, dw_layer, dw_iter;
+  dnnl::memory workspace_fwd, workspace_bwd;
+  size_t workspace_bytes = 0;
+  bool lstm = false;
 };
 }  // namespace
 
@@ -65,12 +97,156 @@ struct DnnlContext::Impl {
     c.dst = dnnl::memory(dst_md, engine, nullptr);
     return c;
   }
+
+  std::unordered_map<RnnShape, CachedRnn, RnnShapeHash> rnns;
+
+  // A memory in `md` (the primitive's choice) for a weight whose user layout is `user_md`.
+  RnnWeight make_weight(const dnnl::memory::desc& user_md, const dnnl::memory::desc& md, bool diff) {
+    RnnWeight w;
+    w.same = user_md == md;
+    if (diff) {
+      w.prim = dnnl::memory(md, engine);  // zeroed before each backward
+      w.user = w.same ? w.prim : dnnl::memory(user_md, engine);
+      if (!w.same) w.from_prim = dnnl::reorder(w.prim, w.user);
+      return w;
+    }
+    w.user = dnnl::memory(user_md, engine, nullptr);
+    if (w.same) {
+      w.prim = w.user;
+    } else {
+      w.prim = dnnl::memory(md, engine);
+      w.to_prim = dnnl::reorder(w.user, w.prim);
+    }
+    return w;
+  }
+
+  CachedRnn create(const RnnShape& s) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    using md = dnnl::memory::desc;
+    const bool lstm = s.kind == RnnKind::lstm, gru = s.kind == RnnKind::gru_lbr;
+    const int64_t G = lstm ? 4 : gru ? 3 : 1, Gb = gru ? 4 : G;
+    const md src_layer({s.T, s.B, s.I}, dt::f32, tag::tnc), dst_layer({s.T, s.B, s.H}, dt::f32, tag::tnc);
+    const md state({1, 1, s.B, s.H}, dt::f32, tag::ldnc);
+    const md w_layer_user({1, 1, s.I, G, s.H}, dt::f32, tag::ldgoi), w_iter_user({1, 1, s.H, G, s.H}, dt::f32, tag::ldgoi);
+    const md w_layer_any({1, 1, s.I, G, s.H}, dt::f32, tag::any), w_iter_any({1, 1, s.H, G, s.H}, dt::f32, tag::any);
+    const md bias({1, 1, Gb, s.H}, dt::f32, tag::ldgo);
+    const auto dir = s.reverse ? dnnl::rnn_direction::unidirectional_right2left
+                               : dnnl::rnn_direction::unidirectional_left2right;
+    const auto fwd_kind = s.inference ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
+    const auto bwd_kind = dnnl::prop_kind::backward;
+    dnnl::rnn_primitive_desc_base fwd_pd, bwd_pd;
+    if (lstm) {
+      const dnnl::lstm_forward::primitive_desc f(
+          dnnl::lstm_forward::desc(fwd_kind, dir, src_layer, state, state, w_layer_any, w_iter_any, bias, dst_layer,
+                                   state, state),
+          engine);
+      if (!s.inference)
+        bwd_pd = dnnl::lstm_backward::primitive_desc(
+            dnnl::lstm_backward::desc(bwd_kind, dir, src_layer, state, state, w_layer_any, w_iter_any, bias, dst_layer,
+                                      state, state, src_layer, state, state, w_layer_any, w_iter_any, bias, dst_layer,
+                                      state, state),
+            engine, f);
+      fwd_pd = f;
+    } else if (gru) {
+      const dnnl::lbr_gru_forward::primitive_desc f(
+          dnnl::lbr_gru_forward::desc(fwd_kind, dir, src_layer, state, w_layer_any, w_iter_any, bias, dst_layer, state),
+          engine);
+      if (!s.inference)
+        bwd_pd = dnnl::lbr_gru_backward::primitive_desc(
+            dnnl::lbr_gru_backward::desc(bwd_kind, dir, src_layer, state, w_layer_any, w_iter_any, bias, dst_layer, state,
+                                         src_layer, state, w_layer_any, w_iter_any, bias, dst_layer, state),
+            engine, f);
+      fwd_pd = f;
+    } else {
+      const auto act = s.kind == RnnKind::rnn_relu ? dnnl::algorithm::eltwise_relu : dnnl::algorithm::eltwise_tanh;
+      const dnnl::vanilla_rnn_forward::primitive_desc f(
+          dnnl::vanilla_rnn_forward::desc(fwd_kind, act, dir, src_layer, state, w_layer_any, w_iter_any, bias,
+                                          dst_layer, state),
+          engine);
+      if (!s.inference)
+        bwd_pd = dnnl::vanilla_rnn_backward::primitive_desc(
+            dnnl::vanilla_rnn_backward::desc(bwd_kind, act, dir, src_layer, state, w_layer_any, w_iter_any, bias,
+                                             dst_layer, state, src_layer, state, w_layer_any, w_iter_any, bias, dst_layer,
+                                             state),
+            engine, f);
+      fwd_pd = f;
+    }
+    CachedRnn c;
+    c.lstm = lstm;
+    c.fwd = dnnl::primitive(fwd_pd);
+    const auto q = [](const dnnl::rnn_primitive_desc_base& pd, int arg) {
+      return pd.query_md(dnnl::query::exec_arg_md, arg);
+    };
+    c.w_layer_fwd = make_weight(w_layer_user, q(fwd_pd, DNNL_ARG_WEIGHTS_LAYER), false);
+    c.w_iter_fwd = make_weight(w_iter_user, q(fwd_pd, DNNL_ARG_WEIGHTS_ITER), false);
+    const auto user = [&](const md& d) { return dnnl::memory(d, engine, nullptr); };
+    // forward: user buffers (null handles) plus an owned final h (y's last row holds the same values)
+    c.fwd_args = {{DNNL_ARG_SRC_LAYER, user(src_layer)},    {DNNL_ARG_SRC_ITER, user(state)},
+                  {DNNL_ARG_WEIGHTS_LAYER, c.w_layer_fwd.prim}, {DNNL_ARG_WEIGHTS_ITER, c.w_iter_fwd.prim},
+                  {DNNL_ARG_BIAS, user(bias)},               {DNNL_ARG_DST_LAYER, user(dst_layer)},
+                  {DNNL_ARG_DST_ITER, dnnl::memory(state, engine)}};
+    if (lstm) {
+      c.fwd_args.emplace(DNNL_ARG_SRC_ITER_C, user(state));
+      c.fwd_args.emplace(DNNL_ARG_DST_ITER_C, user(state));
+    }
+    if (s.inference) return c;
+    c.bwd = dnnl::primitive(bwd_pd);
+    c.w_layer_bwd = make_weight(w_layer_user, q(bwd_pd, DNNL_ARG_WEIGHTS_LAYER), false);
+    c.w_iter_bwd = make_weight(w_iter_user, q(bwd_pd, DNNL_ARG_WEIGHTS_ITER), false);
+    c.dw_layer = make_weight(w_layer_user, q(bwd_pd, DNNL_ARG_DIFF_WEIGHTS_LAYER), true);
+    c.dw_iter = make_weight(w_iter_user, q(bwd_pd, DNNL_ARG_DIFF_WEIGHTS_ITER), true);
+    const md ws = fwd_pd.workspace_desc();
+    c.workspace_bytes = ws.get_size();
+    c.workspace_fwd = dnnl::memory(ws, engine, nullptr);
+    c.workspace_bwd = dnnl::memory(bwd_pd.workspace_desc(), engine, nullptr);
+    c.fwd_args.emplace(DNNL_ARG_WORKSPACE, c.workspace_fwd);
+    const auto owned_zero = [&](const md& d) {
+      dnnl::memory m(d, engine);
+      std::memset(m.get_data_handle(), 0, d.get_size());
+      return m;
+    };
+    c.bwd_args = {{DNNL_ARG_SRC_LAYER, user(src_layer)},
+                  {DNNL_ARG_SRC_ITER, user(state)},
+                  {DNNL_ARG_WEIGHTS_LAYER, c.w_layer_bwd.prim},
+                  {DNNL_ARG_WEIGHTS_ITER, c.w_iter_bwd.prim},
+                  {DNNL_ARG_BIAS, user(bias)},
+                  {DNNL_ARG_DST_LAYER, user(dst_layer)},
+                  {DNNL_ARG_DST_ITER, user(state)},
+                  {DNNL_ARG_WORKSPACE, c.workspace_bwd},
+                  {DNNL_ARG_DIFF_SRC_LAYER, dnnl::memory(src_layer, engine)},
+                  {DNNL_ARG_DIFF_SRC_ITER, dnnl::memory(state, engine)},
+                  {DNNL_ARG_DIFF_WEIGHTS_LAYER, c.dw_layer.prim},
+                  {DNNL_ARG_DIFF_WEIGHTS_ITER, c.dw_iter.prim},
+                  {DNNL_ARG_DIFF_BIAS, dnnl::memory(bias, engine)},
+                  {DNNL_ARG_DIFF_DST_LAYER, user(dst_layer)},
+                  {DNNL_ARG_DIFF_DST_ITER, owned_zero(state)}};  // the final h's gradient arrives through y
+    if (lstm) {
+      c.bwd_args.emplace(DNNL_ARG_SRC_ITER_C, user(state));
+      c.bwd_args.emplace(DNNL_ARG_DST_ITER_C, user(state));
+      c.bwd_args.emplace(DNNL_ARG_DIFF_SRC_ITER_C, dnnl::memory(state, engine));
+      c.bwd_args.emplace(DNNL_ARG_DIFF_DST_ITER_C, user(state));
+    }
+    return c;
+  }
+
+  CachedRnn& rnn(const RnnShape& s) {
+    auto it = rnns.find(s);
+    if (it == rnns.end()) it = rnns.emplace(s, create(s)).first;
+    return it->second;
+  }
+
+  // Sets the user handle of weight w and brings the primitive's copy up to date.
+  void load_weight(RnnWeight& w, const float* data) {
+    w.user.set_data_handle(const_cast<float*>(data));
+    if (!w.same) w.to_prim.execute(stream, w.user, w.prim);
+  }
 };
 
 DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {}
 DnnlContext::~DnnlContext() = default;
 
-size_t DnnlContext::cached_primitives() const { return impl_->matmuls.size(); }
+size_t DnnlContext::cached_primitives() const { return impl_->matmuls.size() + impl_->rnns.size(); }
 
 void DnnlContext::gemm(const GemmShape& s, const float* a, const float* b, float* c, const float* bias) {
   UNROLL_CHECK(!(s.bias && s.accumulate), UsageError, "gemm: bias with accumulate is not supported");
@@ -87,6 +263,66 @@ void DnnlContext::gemm(const GemmShape& s, const float* a, const float* b, float
   }
   m.primitive.execute(impl_->stream, args);
   impl_->stream.wait();
+}
+
+// ---- fused RNN ----
+
+size_t DnnlContext::rnn_workspace_bytes(const RnnShape& s) { return impl_->rnn(s).workspace_bytes; }
+
+void DnnlContext::rnn_forward(const RnnShape& s, const RnnForwardArgs& a) {
+  CachedRnn& r = impl_->rnn(s);
+  auto& m = r.fwd_args;
+  const auto set = [&](int arg, const void* p) { m.at(arg).set_data_handle(const_cast<void*>(p)); };
+  set(DNNL_ARG_SRC_LAYER, a.x);
+  set(DNNL_ARG_SRC_ITER, a.h0);
+  set(DNNL_ARG_BIAS, a.bias);
+  set(DNNL_ARG_DST_LAYER, a.y);
+  if (!s.inference) set(DNNL_ARG_WORKSPACE, a.workspace);
+  if (r.lstm) {
+    set(DNNL_ARG_SRC_ITER_C, a.c0);
+    set(DNNL_ARG_DST_ITER_C, a.c_last);
+  }
+  impl_->load_weight(r.w_layer_fwd, a.w_layer);
+  impl_->load_weight(r.w_iter_fwd, a.w_iter);
+  r.fwd.execute(impl_->stream, m);
+  impl_->stream.wait();
+}
+
+RnnGrads DnnlContext::rnn_backward(const RnnShape& s, const RnnBackwardArgs& a) {
+  UNROLL_CHECK(!s.inference, UsageError, "rnn_backward: the shape is an inference one (forward_inference has no backward)");
+  CachedRnn& r = impl_->rnn(s);
+  auto& m = r.bwd_args;
+  const auto set = [&](int arg, const void* p) { m.at(arg).set_data_handle(const_cast<void*>(p)); };
+  set(DNNL_ARG_SRC_LAYER, a.x);
+  set(DNNL_ARG_SRC_ITER, a.h0);
+  set(DNNL_ARG_BIAS, a.bias);
+  set(DNNL_ARG_DST_LAYER, a.y);
+  set(DNNL_ARG_WORKSPACE, a.workspace);
+  set(DNNL_ARG_DIFF_DST_LAYER, a.dy);
+  set(DNNL_ARG_DST_ITER, a.y + (s.reverse ? 0 : (s.T - 1) * s.B * s.H));  // the final h: y's last step
+  if (r.lstm) {
+    set(DNNL_ARG_SRC_ITER_C, a.c0);
+    set(DNNL_ARG_DST_ITER_C, a.c_last);
+    set(DNNL_ARG_DIFF_DST_ITER_C, a.dc_last);
+  }
+  impl_->load_weight(r.w_layer_bwd, a.w_layer);
+  impl_->load_weight(r.w_iter_bwd, a.w_iter);
+  // oneDNN's RNN backward accumulates into the diff weights and bias: start them from zero.
+  for (int arg : {DNNL_ARG_DIFF_WEIGHTS_LAYER, DNNL_ARG_DIFF_WEIGHTS_ITER, DNNL_ARG_DIFF_BIAS}) {
+    const dnnl::memory& d = m.at(arg);
+    std::memset(d.get_data_handle(), 0, d.get_desc().get_size());
+  }
+  r.bwd.execute(impl_->stream, m);
+  if (!r.dw_layer.same) r.dw_layer.from_prim.execute(impl_->stream, r.dw_layer.prim, r.dw_layer.user);
+  if (!r.dw_iter.same) r.dw_iter.from_prim.execute(impl_->stream, r.dw_iter.prim, r.dw_iter.user);
+  impl_->stream.wait();
+  const auto ptr = [&](int arg) { return static_cast<const float*>(m.at(arg).get_data_handle()); };
+  return RnnGrads{.dx = ptr(DNNL_ARG_DIFF_SRC_LAYER),
+                  .dh0 = ptr(DNNL_ARG_DIFF_SRC_ITER),
+                  .dc0 = r.lstm ? ptr(DNNL_ARG_DIFF_SRC_ITER_C) : nullptr,
+                  .dw_layer = static_cast<const float*>(r.dw_layer.user.get_data_handle()),
+                  .dw_iter = static_cast<const float*>(r.dw_iter.user.get_data_handle()),
+                  .dbias = ptr(DNNL_ARG_DIFF_BIAS)};
 }
 
 }  // namespace unroll

@@ -1,13 +1,49 @@
 // What lives here: DnnlContext, the oneDNN engine, stream and primitive cache one tape (or several
-// tapes on one thread) uses. No globals: a Tape creates its own on first float32 matmul, or is handed
-// one to share. Not thread-safe: give each thread its own.
+// tapes on one thread) uses: matmul for gemm(), and the fused RNN primitives (lstm, lbr_gru,
+// vanilla_rnn) behind ops/rnn_sequence.cpp. No globals: a Tape creates its own on first float32 use, or
+// is handed one to share. Not thread-safe: give each thread its own.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "ops/reference_kernels.h"
 
 namespace unroll {
+
+enum class RnnKind : uint8_t;  // ops/ops.h
+
+// One layer and one direction of a stock cell on oneDNN's fused RNN primitive, float32. Every buffer is
+// in oneDNN's order and layout (ops/rnn_sequence.cpp converts from Note [Cell layout]): x [T, B, I],
+// states [B, H], w_layer [G, H, I] and w_iter [G, H, H] (ldgoi, oneDNN's gate order), bias [Gb, H].
+struct RnnShape {
+  RnnKind kind;
+  bool reverse = false;  // right to left: step T-1 first; outputs stay at their own time index
+  int64_t T = 0, B = 0, I = 0, H = 0;
+  bool inference = false;  // forward_inference: no workspace, no backward (nothing needs a gradient)
+  friend bool operator==(const RnnShape&, const RnnShape&) = default;
+};
+
+struct RnnForwardArgs {
+  const float *x, *h0, *c0;  // c0: LSTM only
+  const float *w_layer, *w_iter, *bias;
+  float* y;           // [T, B, H]: h at every time step
+  float* c_last;      // [B, H]: the final cell state (LSTM only)
+  void* workspace;    // rnn_workspace_bytes(): written here, read by rnn_backward (null for inference)
+};
+
+struct RnnBackwardArgs {
+  const float *x, *h0, *c0, *w_layer, *w_iter, *bias, *y, *c_last;  // as given to / written by rnn_forward
+  const void* workspace;  // from the matching rnn_forward
+  const float* dy;        // [T, B, H]
+  const float* dc_last;   // [B, H] (LSTM only)
+};
+
+// Gradients (overwritten, not accumulated), in the layouts above; they point into the context's
+// scratch memory and stay valid until the next rnn_backward on the same shape.
+struct RnnGrads {
+  const float *dx, *dh0, *dc0, *dw_layer, *dw_iter, *dbias;
+};
 
 class DnnlContext {
  public:
@@ -18,6 +54,12 @@ class DnnlContext {
 
   // float32 GEMM on a cached oneDNN matmul primitive (created once per GemmShape).
   void gemm(const GemmShape& shape, const float* a, const float* b, float* c, const float* bias);
+
+  // Fused RNN (see RnnShape): forward_training, then backward with the forward's workspace (or
+  // forward_inference alone). Primitives, weight reorders and scratch are created once per RnnShape.
+  size_t rnn_workspace_bytes(const RnnShape& shape);
+  void rnn_forward(const RnnShape& shape, const RnnForwardArgs& args);
+  RnnGrads rnn_backward(const RnnShape& shape, const RnnBackwardArgs& args);
 
   size_t cached_primitives() const;
 

@@ -66,6 +66,15 @@ Var lstm_hidden(Var gates, Var c);           // h = sigmoid(o) * tanh(c)
 // r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r * h_n), h = (1 - z) * n + z * h_prev
 Var gru_lbr_update(Var x_proj, Var h_proj, Var h_prev);
 
+// ---- rnn_sequence.cpp: a whole stock-cell layer (one direction) as one op. float32 runs oneDNN's fused
+// lstm / lbr_gru / vanilla_rnn primitive, float64 a reference loop of the same formulas (models/cells.h).
+// x [T, B, I], h0 [B, H], c0 [B, H] (LSTM; pass Var() for the others), parameters as Note [Cell layout]
+// (w_ih [G*H, I], w_hh [G*H, H], b_ih, b_hh [G*H], PyTorch's gate order). reverse: runs t = T-1 .. 0.
+// Returns [T, B, H] (h at every t), and for LSTM [T+1, B, H] whose last row is the final c.
+enum class RnnKind : uint8_t { lstm, gru_lbr, rnn_tanh, rnn_relu };
+const char* rnn_kind_name(RnnKind kind);  // "lstm", "gru_lbr", "rnn_tanh", "rnn_relu"
+Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse);
+
 // ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
 inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }
 

@@ -77,6 +77,18 @@ std::vector<OpCase> op_cases() {
   add_case("lstm_hidden", {r({2, 12}, -2, 2), r({2, 3}, -2, 2)}, [](Tape&, V x) { return lstm_hidden(x[0], x[1]); });
   add_case("gru_lbr_update", {r({2, 9}, -2, 2), r({2, 9}, -2, 2), r({2, 3})},
            [](Tape&, V x) { return gru_lbr_update(x[0], x[1], x[2]); });
+  // rnn_sequence: inputs x [T, B, I], h0, w_ih, w_hh, b_ih, b_hh (+ c0 for lstm), both directions.
+  for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu})
+    for (const bool reverse : {false, true}) {
+      const int64_t T = 3, B = 2, I = 3, H = 2;
+      const int64_t GH = H * (kind == RnnKind::lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1);
+      std::vector<Tensor> in{r({T, B, I}), r({B, H}), r({GH, I}), r({GH, H}), r({GH}), r({GH})};
+      if (kind == RnnKind::lstm) in.push_back(r({B, H}));
+      add_case(fmt::format("rnn_sequence {}{}", rnn_kind_name(kind), reverse ? " reverse" : ""), in,
+               [kind, reverse](Tape&, V x) {
+                 return rnn_sequence(kind, x[0], x[1], x.size() == 7 ? x[6] : Var(), x[2], x[3], x[4], x[5], reverse);
+               });
+    }
   return cases;
 }
 

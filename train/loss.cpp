@@ -1,9 +1,11 @@
-// What lives here: the loss wrappers over ops/loss.cpp and the metric loops.
+// What lives here: the loss wrappers over ops/loss.cpp and the metric loops (the vector rmse/mae forward
+// to io/datasets.h, their one implementation).
 #include "train/loss.h"
 
 #include <cmath>
 
 #include "graph/check.h"
+#include "io/datasets.h"
 #include "ops/ops.h"
 
 namespace unroll {
@@ -20,10 +22,6 @@ void check_pair(const char* what, const Tensor& p, const Tensor& t) {
                t.shape().str());
   UNROLL_CHECK(p.numel() > 0, ShapeError, "{}: empty prediction of shape {}", what, p.shape().str());
 }
-void check_pair(const char* what, const std::vector<double>& p, const std::vector<double>& t) {
-  UNROLL_CHECK(p.size() == t.size(), ShapeError, "{}: {} predictions but {} targets", what, p.size(), t.size());
-  UNROLL_CHECK(!p.empty(), ShapeError, "{}: no predictions", what);
-}
 }  // namespace
 
 double rmse(const Tensor& p, const Tensor& t) {
@@ -34,18 +32,9 @@ double mae(const Tensor& p, const Tensor& t) {
   check_pair("mae", p, t);
   return mae(p.to_vector(), t.to_vector());
 }
-double rmse(const std::vector<double>& p, const std::vector<double>& t) {
-  check_pair("rmse", p, t);
-  double s = 0;
-  for (size_t i = 0; i < p.size(); ++i) s += (p[i] - t[i]) * (p[i] - t[i]);
-  return std::sqrt(s / static_cast<double>(p.size()));
-}
-double mae(const std::vector<double>& p, const std::vector<double>& t) {
-  check_pair("mae", p, t);
-  double s = 0;
-  for (size_t i = 0; i < p.size(); ++i) s += std::abs(p[i] - t[i]);
-  return s / static_cast<double>(p.size());
-}
+// One implementation of the vector metrics: io/datasets.cpp (the baselines use them too).
+double rmse(const std::vector<double>& p, const std::vector<double>& t) { return unroll::rmse(p, t); }
+double mae(const std::vector<double>& p, const std::vector<double>& t) { return unroll::mae(p, t); }
 double accuracy(const Tensor& logits, const std::vector<int64_t>& targets) {
   UNROLL_CHECK(logits.rank() == 2, ShapeError, "accuracy: logits must be [N, C], got shape {}", logits.shape().str());
   const int64_t rows = logits.shape()[0], classes = logits.shape()[1];

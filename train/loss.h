@@ -15,9 +15,11 @@ Var mse_loss(Var prediction, Var target);
 Var cross_entropy_loss(Var logits, const std::vector<int64_t>& targets);
 
 namespace metrics {
-// sqrt(mean((p - t)^2)) and mean(|p - t|) over all elements (same shape; ShapeError otherwise).
+// sqrt(mean((p - t)^2)) and mean(|p - t|) over all elements (same shape, not empty; ShapeError otherwise).
 double rmse(const Tensor& prediction, const Tensor& target);
 double mae(const Tensor& prediction, const Tensor& target);
+// The same over vectors: these forward to unroll::rmse / unroll::mae of io/datasets.h (ShapeError when
+// the lengths differ, UsageError when empty).
 double rmse(const std::vector<double>& prediction, const std::vector<double>& target);
 double mae(const std::vector<double>& prediction, const std::vector<double>& target);
 // Fraction of rows of logits [N, C] whose arg-max equals the target class.

@@ -3,6 +3,7 @@
 #include "train/optimizer.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "graph/check.h"
@@ -141,19 +142,30 @@ Optimizer::Optimizer(std::vector<std::pair<std::string, Parameter*>> params, Opt
   }
 }
 
-double clip_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& params, double max_norm) {
+double global_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& params) {
+  // Term for term the element-wise definition: each element widened to double, squared and added in
+  // path order, so the result is the same bits whatever the dtype dispatch (no reassociation).
   double total = 0;
-  for (const auto& [path, p] : params)
-    for (int64_t i = 0, n = p->grad.numel(); i < n; ++i) {
-      const double g = p->grad.at(i);
-      total += g * g;
-    }
-  const double norm = std::sqrt(total);
+  for (const auto& entry : params) {
+    const Tensor& grad = entry.second->grad;  // a plain name: clang 14 lambdas cannot capture structured bindings
+    dispatch_dtype(grad.dtype(), [&]<class T>() {
+      const T* g = grad.data<T>();
+      for (int64_t i = 0, n = grad.numel(); i < n; ++i) {
+        const double v = static_cast<double>(g[i]);
+        total += v * v;
+      }
+    });
+  }
+  return std::sqrt(total);
+}
+
+double clip_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& params, double max_norm) {
+  const double norm = global_grad_norm(params);
   if (max_norm > 0 && std::isfinite(norm)) {
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0)
       for (const auto& entry : params) {
-        Tensor& grad = entry.second->grad;  // a plain name: clang 14 lambdas cannot capture structured bindings
+        Tensor& grad = entry.second->grad;
         dispatch_dtype(grad.dtype(), [&]<class T>() {
           T* g = grad.data<T>();
           for (int64_t i = 0, n = grad.numel(); i < n; ++i) g[i] *= static_cast<T>(coef);
@@ -164,14 +176,17 @@ double clip_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& par
 }
 
 double Optimizer::step(double lr) {
-  const double norm = clip_grad_norm(params_, config_.clip_norm);
+  for (const auto& [path, p] : params_)
+    UNROLL_CHECK(p->grad.defined() && p->grad.shape() == p->value.shape() && p->grad.dtype() == p->value.dtype(),
+                 UsageError, "optimizer: parameter '{}' has gradient of shape {} for value of shape {} (hint: run "
+                 "backward on a tape that used this parameter)", path, p->grad.shape().str(), p->value.shape().str());
+  // Without clipping the norm is not needed: skip the pass over every gradient (docs/performance.md).
+  const double norm =
+      config_.clip_norm > 0 ? clip_grad_norm(params_, config_.clip_norm) : std::numeric_limits<double>::quiet_NaN();
   ++step_;
   for (auto& entry : params_) {
     const std::string& path = entry.first;  // plain names: clang 14 lambdas cannot capture structured bindings
     Parameter& p = *entry.second;
-    UNROLL_CHECK(p.grad.defined() && p.grad.shape() == p.value.shape() && p.grad.dtype() == p.value.dtype(),
-                 UsageError, "optimizer: parameter '{}' has gradient of shape {} for value of shape {} (hint: run "
-                 "backward on a tape that used this parameter)", path, p.grad.shape().str(), p.value.shape().str());
     dispatch_dtype(p.value.dtype(), [&]<class T>() { update<T>(config_.kind, config_, step_, lr, p, slots_[path]); });
   }
   return norm;

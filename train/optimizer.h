@@ -44,7 +44,9 @@ class Optimizer {
   Optimizer(std::vector<std::pair<std::string, Parameter*>> params, OptimizerConfig config);
 
   // One update with learning rate `lr` (from a schedule), using each parameter's .grad.
-  // Clipping (if configured) happens first; returns the global gradient norm before clipping.
+  // Clipping (if configured, clip_norm > 0) happens first; returns the global gradient norm before
+  // clipping, or NaN when clipping is off (the norm is then not computed: it costs a pass over every
+  // gradient). UsageError naming the path when a parameter has no gradient of its shape and dtype.
   double step(double lr);
   double step() { return step(config_.lr); }
   void zero_grad();
@@ -65,8 +67,10 @@ class Optimizer {
   std::map<std::string, std::map<std::string, Tensor>> slots_;
 };
 
-// The global L2 norm of all gradients (accumulated in double, in path order); scales them by
-// max_norm / (norm + 1e-6) when the norm exceeds max_norm. Returns the norm before scaling.
+// The global L2 norm of all gradients: each element widened to double, squared and summed in path order.
+double global_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& params);
+// global_grad_norm; when max_norm > 0, scales every gradient by max_norm / (norm + 1e-6) if that is
+// below 1 (torch.nn.utils.clip_grad_norm_). Returns the norm before scaling.
 double clip_grad_norm(const std::vector<std::pair<std::string, Parameter*>>& params, double max_norm);
 
 }  // namespace unroll

@@ -8,6 +8,7 @@
 #include "autodiff/backward.h"
 #include "graph/check.h"
 #include "ops/ops.h"
+#include "train/huber_loss.h"
 
 namespace unroll {
 
@@ -38,7 +39,8 @@ const char* train_status_name(TrainStatus s) {
 nlohmann::json TrainerConfig::to_json() const {
   return {{"epochs", epochs},       {"batch_size", batch_size},       {"seed", seed},
           {"optimizer", optimizer.to_json()}, {"schedule", schedule.to_json()}, {"patience", patience},
-          {"detect_anomaly", detect_anomaly}, {"keep_last", keep_last}};
+          {"detect_anomaly", detect_anomaly}, {"keep_last", keep_last}, {"loss", loss}, {"huber_delta", huber_delta},
+          {"decay_epochs", decay_epochs}};
 }
 
 TrainerConfig TrainerConfig::from_json(const nlohmann::json& j) {
@@ -53,6 +55,7 @@ TrainerConfig TrainerConfig::from_json(const nlohmann::json& j) {
   count("epochs", c.epochs, 0);
   count("batch_size", c.batch_size, 1);
   count("patience", c.patience, 0);
+  count("decay_epochs", c.decay_epochs, 0);
   if (j.contains("seed")) {
     UNROLL_CHECK(j["seed"].is_number_unsigned(), DataError, "trainer config: 'seed' must be an integer >= 0, got {}",
                  j["seed"].dump());
@@ -64,12 +67,31 @@ TrainerConfig TrainerConfig::from_json(const nlohmann::json& j) {
     UNROLL_CHECK(j["detect_anomaly"].is_boolean(), DataError, "trainer config: 'detect_anomaly' must be true or false");
     c.detect_anomaly = j["detect_anomaly"].get<bool>();
   }
+  if (j.contains("loss")) {  // absent in checkpoints written before the option: mse
+    UNROLL_CHECK(j["loss"].is_string(), DataError, "trainer config: 'loss' must be a string, got {}", j["loss"].dump());
+    c.loss = j["loss"].get<std::string>();
+  }
+  if (j.contains("huber_delta")) {
+    UNROLL_CHECK(j["huber_delta"].is_number(), DataError, "trainer config: 'huber_delta' must be a number, got {}",
+                 j["huber_delta"].dump());
+    c.huber_delta = j["huber_delta"].get<double>();
+  }
+  c.validate_loss();
   if (j.contains("keep_last")) {
     int64_t k = 0;
     count("keep_last", k, 0);
     c.keep_last = static_cast<int>(k);
   }
   return c;
+}
+
+void TrainerConfig::validate_loss() const {
+  UNROLL_CHECK(loss == "mse" || loss == "huber", UsageError, "trainer: unknown loss '{}' (hint: use mse or huber)",
+               loss);
+  UNROLL_CHECK(std::isfinite(huber_delta) && huber_delta > 0, UsageError,
+               "trainer: the Huber delta must be a positive finite number, got {} (hint: it is in scaled units, e.g. "
+               "0.02)",
+               huber_delta);
 }
 
 Trainer::Trainer(ForecastModel& model, const PreparedData& data, TrainerConfig config, nlohmann::json run_config)
@@ -81,6 +103,7 @@ Trainer::Trainer(ForecastModel& model, const PreparedData& data, TrainerConfig c
       rng_(config_.seed ^ kDropoutStream) {
   UNROLL_CHECK(config_.batch_size > 0, UsageError, "trainer: batch size must be positive, got {}", config_.batch_size);
   UNROLL_CHECK(config_.epochs >= 0, UsageError, "trainer: epochs must be >= 0, got {}", config_.epochs);
+  config_.validate_loss();
   UNROLL_CHECK(!data_.train.empty(), DataError,
                "trainer: the training split has no window (hint: use a longer series or a shorter --history/--horizon)");
   progress_.shuffle_seed = config_.seed;
@@ -90,7 +113,8 @@ Trainer::Trainer(ForecastModel& model, const PreparedData& data, TrainerConfig c
   s.base_lr = config_.optimizer.lr;
   if (s.kind == "cosine") {
     const int64_t per_epoch = (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
-    s.total_steps = std::max<int64_t>(1, per_epoch * std::max<int64_t>(config_.epochs, 1) - s.warmup_steps);
+    const int64_t decay_epochs = config_.decay_epochs > 0 ? config_.decay_epochs : config_.epochs;
+    s.total_steps = std::max<int64_t>(1, per_epoch * std::max<int64_t>(decay_epochs, 1) - s.warmup_steps);
   }
   const Schedule check(s);
   progress_.schedule = check.state(0);
@@ -230,7 +254,8 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
       std::string anomaly;
       try {
         const Var x = tape_.constant(batch.x), y = tape_.constant(batch.y);
-        const Var loss = mse(model_.forward(tape_, x, &rng_), y);
+        const Var pred = model_.forward(tape_, x, &rng_);
+        const Var loss = config_.loss == "huber" ? huber_loss(pred, y, config_.huber_delta) : mse(pred, y);
         loss_value = loss.item();
         if (std::isfinite(loss_value)) {
           model_.zero_grad();
@@ -251,7 +276,8 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
         return finish(TrainStatus::diverged,
                       fmt::format("training stopped at {}: the loss is {}; {} (hint: lower --lr, set --clip, or find "
                                   "the op with --detect-anomaly)",
-                                  where, loss_value, kept));
+                                  where, std::isnan(loss_value) ? std::string("nan") : fmt::format("{}", loss_value),
+                                  kept));  // a NaN's sign bit depends on the kernels: always "nan"
       }
       lr = schedule.lr(optimizer_.steps_taken() + 1);
       optimizer_.step(lr);

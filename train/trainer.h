@@ -41,13 +41,23 @@ struct TrainerConfig {
   // are filled in when the run starts and then saved: a resumed run with more epochs keeps the original
   // cosine length, so only epoch-independent schedules resume bit-identically to a longer straight run.
   ScheduleConfig schedule;
+  // A cosine's length in epochs (total_steps = decay_epochs x batches - warm-up); 0 = `epochs`. A fixed
+  // length (what `unroll train` sets) keeps the schedule a function of the step alone, so a run resumed
+  // with more --epochs is bit-identical to a straight run of that many epochs (Note [Exact resume]);
+  // after decay_epochs the learning rate stays at min_lr.
+  int64_t decay_epochs = 0;
   int64_t patience = 0;         // stop after this many epochs without a better validation loss; 0 = never
+  // The training loss: "mse" or "huber" (train/huber_loss.h, robust to isolated outliers in the targets,
+  // delta in scaled units). Validation, early stopping, best.h5 and every report stay MSE/RMSE.
+  std::string loss = "mse";
+  double huber_delta = 0.02;
   bool detect_anomaly = false;  // Tape::set_anomaly_detection on the training tape
   std::string out_dir;          // where checkpoint.h5 and best.h5 go; "" = save nothing
   int keep_last = 0;            // SaveOptions::keep_last for checkpoint.h5
 
   nlohmann::json to_json() const;
   static TrainerConfig from_json(const nlohmann::json& j);  // DataError naming a bad field
+  void validate_loss() const;  // UsageError for an unknown loss or a delta that is not positive
 };
 
 enum class TrainStatus { completed, early_stopped, interrupted, diverged };

@@ -44,6 +44,26 @@ TEST_CASE("cli: bad usage is rejected with a message naming the option") {
                        UsageError);
 }
 
+TEST_CASE("cli: the training loss and the cosine length options") {
+  CHECK_NOTHROW(parse_and_validate({"train", "--loss", "huber", "--huber-delta", "0.05"}));
+  CHECK_NOTHROW(parse_and_validate({"train", "--loss", "mse"}));
+  CHECK_THROWS_AS(parse_and_validate({"train", "--loss", "l1"}), CLI::ParseError);
+  CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--loss", "huber", "--huber-delta", "0"}),
+                       "trainer: the Huber delta must be a positive finite number, got 0 (hint: it is in scaled units, "
+                       "e.g. 0.02)",
+                       UsageError);
+  CHECK_NOTHROW(parse_and_validate({"train", "--decay-epochs", "16", "--epochs", "16"}));
+  CHECK_THROWS_AS(parse_and_validate({"train", "--decay-epochs", "0"}), CLI::ParseError);
+  CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--resume", "c.h5", "--decay-epochs", "4"}),
+                       "train: --decay-epochs cannot be combined with --resume (the run's settings come from the "
+                       "checkpoint; only --epochs, --patience and --detect-anomaly may change)",
+                       UsageError);
+  CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--resume", "c.h5", "--loss", "huber"}),
+                       "train: --loss cannot be combined with --resume (the run's settings come from the checkpoint; "
+                       "only --epochs, --patience and --detect-anomaly may change)",
+                       UsageError);
+}
+
 TEST_CASE("cli: the run config round-trips through JSON and rejects wrong types") {
   cli::RunConfig r;
   r.model.net.recurrent.cell = "gru_lbr";
@@ -51,6 +71,8 @@ TEST_CASE("cli: the run config round-trips through JSON and rejects wrong types"
   r.model.residual = true;
   r.trainer.optimizer.kind = "rmsprop";
   r.data.horizon = 4;
+  r.trainer.loss = "huber";
+  r.trainer.huber_delta = 0.03;
   const auto back = cli::RunConfig::from_json(r.to_json());
   CHECK(back.to_json() == r.to_json());
   nlohmann::json bad = r.to_json();

@@ -17,8 +17,17 @@ assert r["epochs_run"] == 2 and len(r["history"]) == 2
 assert r["scaler"]["kind"] == "min_max"
 assert r["config"]["model"]["net"]["recurrent"]["cell"] == "lstm" and r["config"]["model"]["net"]["recurrent"]["hidden_size"] == 8
 assert math.isfinite(r["test_rmse"]) and r["test_rmse"] > 0
+v = r["validation"]  # the split settings are chosen on, with its own baselines
+assert v["windows"] == r["data"]["windows"]["validation"] and math.isfinite(v["rmse"]) and "ar_rmse" in v["baselines"]
+assert r["config"]["trainer"]["schedule"]["kind"] == "cosine" and r["config"]["trainer"]["decay_epochs"] == 8
+assert r["config"]["trainer"]["loss"] == "mse"
 print("report.json ok")
 PY
+# the robust training loss: recorded in the config, the report stays RMSE
+"$UNROLL" train "${TINY[@]}" --epochs 1 --loss huber --huber-delta 0.05 --out huber >huber.txt
+/usr/bin/python3 -c "
+import json; r = json.load(open('huber/report.json')); t = r['config']['trainer']
+assert t['loss'] == 'huber' and t['huber_delta'] == 0.05 and r['test_rmse'] > 0, t"
 
 "$UNROLL" eval --checkpoint run/best.h5 >eval.txt
 grep -q "AR(8)" eval.txt || fail "eval table lacks AR(8): $(cat eval.txt)"
