@@ -193,6 +193,12 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   }
   run.validate();
   run.trainer.out_dir = out_dir;
+  const int64_t decay = run.trainer.decay_epochs;
+  if (run.trainer.schedule.kind == "cosine" && decay > 0 && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
+    std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
+                             "(--decay-epochs {}), so epochs {}-{} will not change the weights (hint: start the run "
+                             "with --decay-epochs {})\n",
+                             decay, decay, decay + 1, run.trainer.epochs, run.trainer.epochs);
 
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   const LoadedData loaded = load_data(run.data, data_dir);

@@ -15,7 +15,7 @@
 // and hands the memory to the next gradient buffer of the same size in that tape epoch (size-bucketed
 // free list, zero-filled again on reuse). Such a node's grad() is then undefined. Off by default,
 // because reading an intermediate's gradient after backward is part of the API; a training loop that
-// only reads parameters' .grad turns it on (unroll bench does).
+// only reads parameters' .grad may turn it on (`unroll bench --release-grads` does).
 #pragma once
 #include <cstdint>
 #include <memory>

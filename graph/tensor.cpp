@@ -1,6 +1,8 @@
 // What lives here: Tensor storage (aligned allocation) and its slow-but-simple element helpers.
 #include "graph/tensor.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -101,7 +103,7 @@ Tensor Tensor::reshaped(const Shape& shape) const {
 void Tensor::fill(double v) {
   dispatch_dtype(dtype_, [&]<class T>() {
     T* p = static_cast<T*>(data_);
-    for (int64_t i = 0; i < numel(); ++i) p[i] = static_cast<T>(v);
+    std::fill(p, p + numel(), static_cast<T>(v));
   });
 }
 
