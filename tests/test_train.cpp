@@ -9,6 +9,7 @@
 #include "io/checkpoint.h"
 #include "io/datasets.h"
 #include "test_helpers.h"
+#include "train_test_helpers.h"
 #include "train/trainer.h"
 
 using namespace unroll;
@@ -51,20 +52,8 @@ TrainerConfig small_trainer(const std::string& out, int64_t epochs) {
   return t;
 }
 
-std::string scratch(const std::string& name) {
-  const fs::path dir = fs::path(UNROLL_BINARY_DIR) / "train-scratch" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-bool same_parameters(ForecastModel& a, ForecastModel& b) {
-  auto pa = a.named_parameters(), pb = b.named_parameters();
-  if (pa.size() != pb.size()) return false;
-  for (size_t i = 0; i < pa.size(); ++i)
-    if (pa[i].first != pb[i].first || !pa[i].second->value.bit_equal(pb[i].second->value)) return false;
-  return true;
-}
+std::string scratch(const std::string& name) { return testing::train_scratch(name); }
+using testing::same_parameters;
 
 struct Run {
   std::unique_ptr<ForecastModel> model;

@@ -8,6 +8,7 @@
 #include "io/checkpoint.h"
 #include "io/datasets.h"
 #include "test_helpers.h"
+#include "train_test_helpers.h"
 #include "train/trainer.h"
 
 using namespace unroll;
@@ -47,20 +48,8 @@ TrainerConfig cosine(const std::string& out, int64_t epochs, int64_t decay_epoch
   return t;
 }
 
-std::string scratch(const std::string& name) {
-  const fs::path dir = fs::path(UNROLL_BINARY_DIR) / "train-scratch" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-bool same_parameters(ForecastModel& a, ForecastModel& b) {
-  auto pa = a.named_parameters(), pb = b.named_parameters();
-  if (pa.size() != pb.size()) return false;
-  for (size_t i = 0; i < pa.size(); ++i)
-    if (pa[i].first != pb[i].first || !pa[i].second->value.bit_equal(pb[i].second->value)) return false;
-  return true;
-}
+std::string scratch(const std::string& name) { return testing::train_scratch(name); }
+using testing::same_parameters;
 
 // Train `first` epochs into a folder, then resume from the file to `total` epochs in fresh objects.
 std::unique_ptr<ForecastModel> split_run(const PreparedData& data, const std::string& name, int64_t first,
