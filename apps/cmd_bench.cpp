@@ -18,7 +18,6 @@
 #include "apps/commands.h"
 #include "apps/run_config.h"
 #include "autodiff/backward.h"
-#include "examples/cifg_cell.h"
 #include "graph/check.h"
 #include "models/linear.h"
 #include "models/recurrent.h"
@@ -42,20 +41,10 @@ struct BenchCliOptions {
   bool graph_path = false;     // RecurrentConfig::fused = false: the stock cells as recorded graph ops
 };
 
-// The built-in cells plus the example custom cell (registered on a copy: the built-in table is read-only).
-const CellRegistry& bench_cells() {
-  static const CellRegistry registry = [] {
-    CellRegistry r = builtin_cells();
-    examples::register_cifg(r);
-    return r;
-  }();
-  return registry;
-}
-
 void validate(const BenchCliOptions& o) {
   const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr -> gru_lbr, others unchanged
-  UNROLL_CHECK(bench_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
-               o.model, fmt::join(bench_cells().names(), ", "));
+  UNROLL_CHECK(cli_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
+               o.model, fmt::join(cli_cells().names(), ", "));
   UNROLL_CHECK(o.input >= 1 && o.hidden >= 1 && o.seq >= 1 && o.batch >= 1 && o.layers >= 1 && o.out >= 0, UsageError,
                "bench: --input, --hidden, --seq, --batch and --layers must be positive (got {}, {}, {}, {}, {})",
                o.input, o.hidden, o.seq, o.batch, o.layers);
@@ -116,7 +105,7 @@ int run_bench(const BenchCliOptions& o) {
   config.layers = o.layers;
   config.fused = !o.graph_path;
   Rng rng(o.seed);
-  Recurrent core(config, rng, bench_cells());
+  Recurrent core(config, rng, cli_cells());
   Linear head(o.hidden, out, rng);
   std::vector<std::pair<std::string, Parameter*>> params;
   for (auto& p : core.named_parameters()) params.emplace_back("core/" + p.first, p.second);
