@@ -193,12 +193,15 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   }
   run.validate();
   run.trainer.out_dir = out_dir;
-  const int64_t decay = run.trainer.decay_epochs;
-  if (run.trainer.schedule.kind == "cosine" && decay > 0 && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
+  const int64_t decay = run.trainer.cosine_epochs();
+  if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
     std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
-                             "(--decay-epochs {}), so epochs {}-{} will not change the weights (hint: start the run "
-                             "with --decay-epochs {})\n",
-                             decay, decay, decay + 1, run.trainer.epochs, run.trainer.epochs);
+                             "(--decay-epochs {}), so {} will not change the weights (hint: start the run with "
+                             "--decay-epochs {})\n",
+                             decay, decay,
+                             run.trainer.epochs == decay + 1 ? fmt::format("epoch {}", decay + 1)
+                                                             : fmt::format("epochs {}-{}", decay + 1, run.trainer.epochs),
+                             run.trainer.epochs);
 
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   const LoadedData loaded = load_data(run.data, data_dir);
@@ -222,9 +225,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                              model->parameter_count(), run.data.history, run.data.horizon, run.trainer.optimizer.kind,
                              run.trainer.optimizer.lr,
                              run.trainer.schedule.kind == "cosine"
-                                 ? fmt::format("cosine to 0 over {} epochs", run.trainer.decay_epochs > 0
-                                                                                ? run.trainer.decay_epochs
-                                                                                : run.trainer.epochs)
+                                 ? fmt::format("cosine to 0 over {} epochs", run.trainer.cosine_epochs())
                                  : run.trainer.schedule.kind,
                              run.trainer.loss == "huber" ? fmt::format("huber (delta {})", run.trainer.huber_delta)
                                                          : std::string("mse"),

@@ -113,8 +113,7 @@ Trainer::Trainer(ForecastModel& model, const PreparedData& data, TrainerConfig c
   s.base_lr = config_.optimizer.lr;
   if (s.kind == "cosine") {
     const int64_t per_epoch = (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
-    const int64_t decay_epochs = config_.decay_epochs > 0 ? config_.decay_epochs : config_.epochs;
-    s.total_steps = std::max<int64_t>(1, per_epoch * std::max<int64_t>(decay_epochs, 1) - s.warmup_steps);
+    s.total_steps = std::max<int64_t>(1, per_epoch * std::max<int64_t>(config_.cosine_epochs(), 1) - s.warmup_steps);
   }
   const Schedule check(s);
   progress_.schedule = check.state(0);

@@ -46,6 +46,7 @@ struct TrainerConfig {
   // with more --epochs is bit-identical to a straight run of that many epochs (Note [Exact resume]);
   // after decay_epochs the learning rate stays at min_lr.
   int64_t decay_epochs = 0;
+  int64_t cosine_epochs() const { return decay_epochs > 0 ? decay_epochs : epochs; }  // the cosine's length in use
   int64_t patience = 0;         // stop after this many epochs without a better validation loss; 0 = never
   // The training loss: "mse" or "huber" (train/huber_loss.h, robust to isolated outliers in the targets,
   // delta in scaled units). Validation, early stopping, best.h5 and every report stay MSE/RMSE.
