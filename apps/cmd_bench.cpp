@@ -39,7 +39,23 @@ struct BenchCliOptions {
   bool json = false;
   bool release_grads = false;  // Note [Released gradients] in graph/tape.h
   bool graph_path = false;     // RecurrentConfig::fused = false: the stock cells as recorded graph ops
+  std::string recompute = "0";  // Note [Recompute segments]: 0 = off, k = segment length, sqrt = ceil(sqrt(T))
 };
+
+// --recompute: "sqrt" -> Recurrent::kRecomputeSqrt, else a whole number >= 0.
+int64_t recompute_steps(const std::string& text) {
+  if (text == "sqrt") return Recurrent::kRecomputeSqrt;
+  size_t used = 0;
+  int64_t k = -1;
+  try {
+    k = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  UNROLL_CHECK(used == text.size() && k >= 0, UsageError,
+               "bench: --recompute must be a whole number >= 0 (0 = off) or sqrt, got '{}'", text);
+  return k;
+}
 
 void validate(const BenchCliOptions& o) {
   const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr -> gru_lbr, others unchanged
@@ -51,6 +67,7 @@ void validate(const BenchCliOptions& o) {
   UNROLL_CHECK(o.head == "last" || o.head == "all", UsageError, "bench: --head must be last or all, got '{}'", o.head);
   UNROLL_CHECK(o.loss == "mse" || o.loss == "xent", UsageError, "bench: --loss must be mse or xent, got '{}'",
                o.loss);
+  recompute_steps(o.recompute);
   UNROLL_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 0, UsageError,
                "bench: --steps must be positive and --warmup, --threads non-negative (got {}, {}, {})", o.steps,
                o.warmup, o.threads);
@@ -106,6 +123,7 @@ int run_bench(const BenchCliOptions& o) {
   config.fused = !o.graph_path;
   Rng rng(o.seed);
   Recurrent core(config, rng, cli_cells());
+  core.set_recompute(recompute_steps(o.recompute));
   Linear head(o.hidden, out, rng);
   std::vector<std::pair<std::string, Parameter*>> params;
   for (auto& p : core.named_parameters()) params.emplace_back("core/" + p.first, p.second);
@@ -177,13 +195,14 @@ int run_bench(const BenchCliOptions& o) {
         {"min_ms", ms.front()}, {"max_ms", ms.back()},  {"seq_per_s", seq_per_s},   {"gflops", gflops},
         {"matmul_gflop_per_step", flops / 1e9},         {"peak_rss_mib", rss},      {"final_loss", last_loss},
         {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd},   {"release_grads", o.release_grads},
-        {"graph_path", o.graph_path}};
+        {"graph_path", o.graph_path}, {"recompute", o.recompute}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "
-                             "{}, loss {}, {} threads, {} steps after {} warm-up\n",
+                             "{}, loss {}, {} threads, {} steps after {} warm-up{}\n",
                              o.model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
-                             threads, o.steps, o.warmup);
+                             threads, o.steps, o.warmup,
+                             o.recompute == "0" ? "" : ", recompute " + o.recompute + " (graph path)");
     std::cout << fmt::format("  ms/step: median {:.3f}  p10 {:.3f}  p90 {:.3f}  min {:.3f}  max {:.3f}\n", median, p10,
                              p90, ms.front(), ms.back());
     std::cout << fmt::format("  phases (medians): zero_grad+forward+loss {:.3f}, backward {:.3f}, Adam {:.3f} ms\n",
@@ -219,6 +238,10 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   sub->add_flag("--graph-path", o->graph_path,
                 "stock cells run as recorded graph ops instead of oneDNN's fused RNN primitive (Note [Fused fast "
                 "path] in models/cell.h); custom cells always do");
+  sub->add_option("--recompute", o->recompute,
+                  "keep states every K steps and recompute the rest in backward (Note [Recompute segments]); "
+                  "sqrt = ceil(sqrt(seq)); 0 = off; uses the graph path")
+      ->capture_default_str();
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_bench(*o); }});
 }
 

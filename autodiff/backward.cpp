@@ -8,6 +8,15 @@ namespace unroll {
 
 namespace {
 
+// Runs node id's backward if it has one and a gradient reached it (or it asks to run regardless).
+bool run_node_backward(Tape& tape, NodeId id, bool into_parameters) {
+  const Node& node = tape.node(id);
+  if (node.backward == nullptr || (!node.grad.defined() && !node.backward_without_grad)) return false;
+  BackwardContext ctx(tape, id, into_parameters);
+  node.backward(ctx);  // may append nodes (a replay region): `node` is not used afterwards
+  return true;
+}
+
 // keep: nodes whose gradient the caller reads afterwards (grad()'s wrt), exempt from Note [Released
 // gradients] in graph/tape.h.
 void run_backward(Var y, const Tensor* seed, bool into_parameters, const BackwardOptions& options,
@@ -43,10 +52,7 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
       if (x.same_tape(y) && x.id() <= y.id()) releasable[x.id()] = false;
   }
   for (NodeId id = y.id() + 1; id-- > 0;) {
-    const Node& node = tape.node(id);
-    if (node.backward == nullptr || !node.grad.defined()) continue;
-    BackwardContext ctx(tape, id, into_parameters);
-    node.backward(ctx);
+    if (!run_node_backward(tape, id, into_parameters)) continue;
     if (!releasable.empty() && releasable[id]) tape.release_grad(id);  // dead from here on
   }
   if (!options.retain_graph) tape.set_backward_consumed(true);
@@ -57,6 +63,12 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
 void backward(Var loss, const BackwardOptions& options) { run_backward(loss, nullptr, true, options); }
 
 void backward(Var y, const Tensor& seed, const BackwardOptions& options) { run_backward(y, &seed, true, options); }
+
+void backward_range(Tape& tape, NodeId begin, NodeId end, bool into_parameters) {
+  UNROLL_CHECK(begin <= end && end <= tape.size(), UsageError, "backward_range: [{}, {}) is not inside the tape of {} nodes",
+               begin, end, tape.size());
+  for (NodeId id = end; id-- > begin;) run_node_backward(tape, id, into_parameters);
+}
 
 std::vector<Tensor> grad(Var y, const std::vector<Var>& wrt, const Tensor* seed, const BackwardOptions& options) {
   for (size_t i = 0; i < wrt.size(); ++i)

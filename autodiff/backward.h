@@ -16,6 +16,11 @@ void backward(Var loss, const BackwardOptions& options = {});
 // Non-scalar output: seed has y's shape and dtype (dL/dy of some outer scalar L).
 void backward(Var y, const Tensor& seed, const BackwardOptions& options = {});
 
+// The reverse loop over nodes [begin, end) alone, for an op whose backward records a sub-graph and
+// differentiates it in place (Note [Replay region] in graph/tape.h); the gradients of the region's last
+// nodes must already be seeded. into_parameters as in BackwardContext.
+void backward_range(Tape& tape, NodeId begin, NodeId end, bool into_parameters);
+
 // Gradients of y (scalar, or seeded) with respect to each of wrt; owning tensors, zeros where y does not
 // depend on an input. Parameters' .grad are left alone. The graph is retained by default.
 std::vector<Tensor> grad(Var y, const std::vector<Var>& wrt, const Tensor* seed = nullptr,

@@ -37,6 +37,10 @@ Var Tape::constant(const Tensor& value) { return leaf(value, false); }
 Var Tape::param(Parameter& p) {
   if (p.tape_epoch_ == epoch_) return Var(this, p.node_, epoch_);
   UNROLL_CHECK(p.value.defined(), UsageError, "param: parameter '{}' has no value", p.name);
+  UNROLL_CHECK(!replaying_, UsageError,
+               "param: parameter '{}' is first used inside a replay region, where its node would be dropped at "
+               "the region's end (hint: record it with tape.param() before the region; Note [Replay region])",
+               p.name);
   if (!p.grad.defined() || p.grad.shape() != p.value.shape() || p.grad.dtype() != p.value.dtype())
     p.grad = Tensor::zeros(p.value.shape(), p.value.dtype());
   Node n;
@@ -55,6 +59,8 @@ void Tape::reset() {
   nodes_.clear();
   input_ids_.clear();
   arena_.reset();
+  replay_arena_.reset();
+  replaying_ = false;
   free_grads_.clear();
   epoch_ = next_epoch();
   backward_consumed_ = false;
@@ -64,7 +70,24 @@ void Tape::reset() {
 
 Tensor Tape::alloc(const Shape& shape, DType dtype) {
   const size_t bytes = static_cast<size_t>(shape.numel()) * dtype_size(dtype);
-  return Tensor::view(arena_.allocate(bytes), shape, dtype);
+  return Tensor::view(alloc_bytes(bytes), shape, dtype);
+}
+
+void* Tape::alloc_bytes(size_t bytes) { return replaying_ ? replay_arena_.allocate(bytes) : arena_.allocate(bytes); }
+
+NodeId Tape::begin_replay() {
+  UNROLL_CHECK(!replaying_, UsageError, "begin_replay: a replay region is already open (regions do not nest)");
+  replaying_ = true;
+  replay_first_ = static_cast<NodeId>(nodes_.size());
+  return replay_first_;
+}
+
+void Tape::end_replay() {
+  UNROLL_CHECK(replaying_, UsageError, "end_replay: no replay region is open");
+  if (nodes_.size() > replay_first_) input_ids_.resize(nodes_[replay_first_].first_input);
+  nodes_.resize(replay_first_);
+  replay_arena_.reset();
+  replaying_ = false;
 }
 
 Tensor Tape::alloc_zeros(const Shape& shape, DType dtype) {
@@ -94,6 +117,7 @@ Var Tape::record(const RecordSpec& spec) {
   }
   n.requires_grad = grad_enabled_ && any_needs;
   n.backward = n.requires_grad ? spec.backward : nullptr;
+  n.backward_without_grad = spec.backward_without_grad;
   nodes_.push_back(std::move(n));
   const auto id = static_cast<NodeId>(nodes_.size() - 1);
   if (anomaly_ && !nodes_[id].value.all_finite())
@@ -114,6 +138,9 @@ Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
   if (!n.grad.defined()) {
     if (into_parameters && n.param != nullptr) {
       n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
+    } else if (replaying_ && id >= replay_first_) {
+      n.grad = Tensor::view(replay_arena_.allocate(n.value.nbytes()), n.value.shape(), n.value.dtype());
+      if (n.grad.nbytes()) std::memset(n.grad.raw(), 0, n.grad.nbytes());
     } else {
       auto reuse = free_grads_.find(n.value.nbytes());  // Note [Released gradients]
       if (reuse != free_grads_.end() && !reuse->second.empty()) {
@@ -121,8 +148,9 @@ Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
         reuse->second.pop_back();
         std::memset(memory, 0, n.value.nbytes());
         n.grad = Tensor::view(memory, n.value.shape(), n.value.dtype());
-      } else {
-        n.grad = alloc_zeros(n.value.shape(), n.value.dtype());
+      } else {  // the main arena even inside a replay region: an older node's gradient outlives it
+        n.grad = Tensor::view(arena_.allocate(n.value.nbytes()), n.value.shape(), n.value.dtype());
+        if (n.grad.nbytes()) std::memset(n.grad.raw(), 0, n.grad.nbytes());
       }
     }
   }
@@ -136,6 +164,7 @@ void Tape::clear_grads() {
 void Tape::release_grad(NodeId id) {
   Node& n = nodes_[id];
   if (n.op == OpKind::leaf || n.op == OpKind::parameter || n.param != nullptr || !n.grad.defined()) return;
+  if (replaying_ && id >= replay_first_) return;  // replay-arena memory: gone at end_replay()
   if (n.grad.nbytes() > 0) free_grads_[n.grad.nbytes()].push_back(n.grad.raw());
   n.grad = Tensor();
 }

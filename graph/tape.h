@@ -16,6 +16,15 @@
 // free list, zero-filled again on reuse). Such a node's grad() is then undefined. Off by default,
 // because reading an intermediate's gradient after backward is part of the API; a training loop that
 // only reads parameters' .grad may turn it on (`unroll bench --release-grads` does).
+//
+// Note [Replay region]: begin_replay() opens a region at the end of the tape whose nodes, values and
+// gradients live in a second arena; end_replay() drops them all (nodes truncated, that arena rewound),
+// leaving every node recorded before the region as it was. Gradient buffers of those older nodes that
+// first appear during the region come from the main arena and stay. This is what recomputation needs
+// (models/recurrent.cpp, Note [Recompute segments]): record a stretch of steps, keep a few values, drop
+// the rest, and later record the same stretch again inside backward and differentiate it in place, so
+// its gradients land in the same buffers, in the same order, as if it had never been dropped.
+// A parameter may not be seen for the first time inside a region (its node would vanish at the end).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -73,6 +82,7 @@ struct Node {
   uint16_t n_inputs = 0;
   OpKind op = OpKind::leaf;
   bool requires_grad = false;
+  bool backward_without_grad = false;  // backward runs even when no gradient reached this node
   uint32_t scope = 0;  // index into the tape's scope names (module path), 0 = none
 };
 
@@ -85,6 +95,9 @@ struct RecordSpec {
   BackwardFn backward;
   OpAttrs attrs = {};
   Tensor aux = {};
+  // Run backward even when this node's own gradient was never written (an op whose backward serves
+  // other nodes' gradients too: the trigger of a recompute segment). It must handle an undefined dout().
+  bool backward_without_grad = false;
 };
 
 class Tape {
@@ -112,7 +125,7 @@ class Tape {
   // Recording (used by ops): arena-backed uninitialised/zeroed tensors, and the append itself.
   Tensor alloc(const Shape& shape, DType dtype);
   Tensor alloc_zeros(const Shape& shape, DType dtype);
-  void* alloc_bytes(size_t bytes) { return arena_.allocate(bytes); }  // raw arena memory (e.g. indices)
+  void* alloc_bytes(size_t bytes);  // raw arena memory (e.g. indices); the replay arena inside a region
   Var record(const RecordSpec& spec);
 
   // Gradient buffers used by backward (autodiff/): zero-filled on first use.
@@ -126,6 +139,11 @@ class Tape {
   bool backward_consumed() const { return backward_consumed_; }
   void set_backward_consumed(bool v) { backward_consumed_ = v; }
 
+  // Note [Replay region]. begin_replay() returns the region's first node id; regions do not nest.
+  NodeId begin_replay();
+  void end_replay();
+  bool replaying() const { return replaying_; }
+
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool on) { grad_enabled_ = on; }
 
@@ -137,17 +155,22 @@ class Tape {
   // Name scopes (module paths) for messages.
   void push_scope(const std::string& name);
   void pop_scope();
+  void push_scope_id(uint32_t scope) { scope_stack_.push_back(scope); }  // an existing scope (node.scope)
   std::string scope_name(uint32_t scope) const { return scope < scope_names_.size() ? scope_names_[scope] : ""; }
   std::string describe(NodeId id) const;  // "tanh (node 17, in encoder/l0)"
 
   const std::shared_ptr<DnnlContext>& dnnl() const { return dnnl_; }
   void set_dnnl(std::shared_ptr<DnnlContext> ctx) { dnnl_ = std::move(ctx); }
   const Arena& arena() const { return arena_; }
+  const Arena& replay_arena() const { return replay_arena_; }
 
  private:
   std::vector<Node> nodes_;
   std::vector<NodeId> input_ids_;
   Arena arena_;
+  Arena replay_arena_;  // Note [Replay region]
+  NodeId replay_first_ = 0;
+  bool replaying_ = false;
   uint64_t epoch_;
   bool grad_enabled_ = true;
   bool anomaly_ = false;
@@ -212,7 +235,7 @@ class ScopeGuard {
 class BackwardContext {
  public:
   BackwardContext(Tape& tape, NodeId id, bool into_parameters)
-      : tape_(tape), node_(tape.node(id)), into_parameters_(into_parameters) {}
+      : tape_(tape), id_(id), node_(tape.node(id)), into_parameters_(into_parameters) {}
 
   const Node& node() const { return node_; }
   const OpAttrs& attrs() const { return node_.attrs; }
@@ -224,9 +247,12 @@ class BackwardContext {
   bool needs(int i) const { return tape_.node(tape_.input_id(node_, i)).requires_grad; }
   Tensor& din(int i) { return tape_.grad_buffer(tape_.input_id(node_, i), into_parameters_); }
   Tape& tape() { return tape_; }
+  NodeId id() const { return id_; }
+  bool into_parameters() const { return into_parameters_; }
 
  private:
   Tape& tape_;
+  NodeId id_;
   const Node& node_;
   bool into_parameters_;
 };

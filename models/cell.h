@@ -46,6 +46,9 @@ class Cell : public Module {
   // One time step: projected_x_t [B, G*H], state (state_count() tensors [B, H]) -> the new state; the
   // cell's output is new_state[0] (h).
   virtual std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) = 0;
+  // Records, before the first step() on `tape`, the nodes every step shares (the Cho GRU's cut of w_hh);
+  // models::Recurrent calls it once per layer and direction. Default: nothing.
+  virtual void begin_sequence(Tape& tape) { (void)tape; }
   // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
 

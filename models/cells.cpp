@@ -81,7 +81,8 @@ namespace {
 // requires_grad a fresh slice would get now, e.g. not one recorded under a NoGradGuard). All steps then
 // share them: their gradients add up across steps and reach w_hh and b_hh in one slice backward. When
 // the pattern is not there (w_hh's node was recorded earlier by other code), each step slices anew, as
-// before: slower, equally correct.
+// before: slower, equally correct. models::Recurrent records them before the first step through
+// begin_sequence(), so a recompute segment's steps (Note [Recompute segments]) find them too.
 struct ChoWeights {
   Var w_rz, b_rz;  // [2H, H], [2H]
   Var w_n, b_n;    // [H, H], [H]
@@ -122,6 +123,10 @@ GruCell::GruCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json
                "cell gru: unknown form '{}' (hint: cho or linear_before_reset)", form);
   form_ = form == "cho" ? Form::cho : Form::linear_before_reset;
   check_options(options, {"form"});
+}
+
+void GruCell::begin_sequence(Tape& tape) {
+  if (form_ == Form::cho) cho_weights(tape, w_hh(), b_hh(), hidden_size());
 }
 
 std::vector<Var> GruCell::step(Var px, const std::vector<Var>& state) {

@@ -61,6 +61,7 @@ class GruCell : public Cell {
   GruCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options = nlohmann::json::object());
   std::string kind() const override { return form_ == Form::cho ? "gru" : "gru_lbr"; }
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
+  void begin_sequence(Tape& tape) override;  // Cho form: cuts w_hh and b_hh (Note [Cho weights cut once per tape])
   Form form() const { return form_; }
   std::optional<RnnKind> fused_kind() const override {
     if (form_ != Form::linear_before_reset || typeid(*this) != typeid(GruCell)) return std::nullopt;

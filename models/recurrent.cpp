@@ -3,10 +3,230 @@
 #include "models/recurrent.h"
 
 #include <algorithm>
+#include <cmath>
+#include <unordered_map>
 
+#include "autodiff/backward.h"
 #include "ops/ops.h"
 
 namespace unroll {
+
+namespace {
+
+// Note [Variable lengths]: per time step, keep = 1 where t < length and hold = its complement ([B, 1]);
+// both empty when every sequence has length T.
+struct LengthMasks {
+  std::vector<Var> keep, hold;
+  bool any() const { return !keep.empty(); }
+};
+
+// One graph-path step at time t: `state` advances in place; returns the step's output.
+Var advance(Cell& cell, const Var& px, int64_t t, int64_t B, std::vector<Var>& state, const Var* keep,
+            const Var* hold) {
+  std::vector<Var> next = cell.step(slice(px, 0, t * B, B), state);
+  if (keep == nullptr) {
+    state = std::move(next);
+    return state[0];
+  }
+  for (size_t s = 0; s < state.size(); ++s) state[s] = next[s] * *keep + state[s] * *hold;  // exact for 0/1 masks
+  return state[0] * *keep;
+}
+
+// ---- Note [Recompute segments] ----
+
+// What a segment's backward needs to record it again. Lives in the tape's main arena (trivially
+// destructible, gone with the tape epoch); the kept nodes point at it through OpAttrs::ptr.
+struct SegmentPlan {
+  Cell* cell;
+  int64_t k_begin, k_end, T, B;  // steps k_begin..k_end-1 in processing order (t = T-1-k when reverse)
+  bool reverse;
+  int states;
+  NodeId px;
+  const NodeId* start;  // [states]: the nodes the segment starts from
+  const NodeId* keep;   // [T] mask nodes, or null
+  const NodeId* hold;
+  int kept;             // number of kept nodes, recorded consecutively from first_kept
+  NodeId first_kept;
+  int* kept_index;      // [steps + states]: which kept node holds step output j (then final state s)
+  int64_t steps() const { return k_end - k_begin; }
+};
+
+// Records the plan's steps from `state` (advanced in place); returns the ids of each step's output, then
+// of the final states, in the order kept_index describes.
+std::vector<NodeId> record_segment(const SegmentPlan& plan, Tape& tape, const Var& px, std::vector<Var>& state) {
+  std::vector<NodeId> ids;
+  const uint64_t epoch = tape.epoch();
+  for (int64_t k = plan.k_begin; k < plan.k_end; ++k) {
+    const int64_t t = plan.reverse ? plan.T - 1 - k : k;
+    if (plan.keep == nullptr) {
+      ids.push_back(advance(*plan.cell, px, t, plan.B, state, nullptr, nullptr).id());
+    } else {
+      const Var keep(&tape, plan.keep[t], epoch), hold(&tape, plan.hold[t], epoch);
+      ids.push_back(advance(*plan.cell, px, t, plan.B, state, &keep, &hold).id());
+    }
+  }
+  for (const Var& s : state) ids.push_back(s.id());
+  return ids;
+}
+
+// Distinct ids in first-seen order; index[j] = position of ids[j] among them (an unmasked step's output is
+// also its state h, so the last output and the final h are one node).
+std::vector<NodeId> distinct(const std::vector<NodeId>& ids, std::vector<int>& index) {
+  std::vector<NodeId> unique;
+  std::unordered_map<NodeId, int> seen;
+  index.clear();
+  for (NodeId id : ids) {
+    const auto [it, inserted] = seen.emplace(id, static_cast<int>(unique.size()));
+    if (inserted) unique.push_back(id);
+    index.push_back(it->second);
+  }
+  return unique;
+}
+
+// Opens a replay region with gradients on; closes it, and restores the mode and scope, on every exit.
+class ReplayRegion {
+ public:
+  ReplayRegion(Tape& tape, uint32_t scope) : tape_(tape), grad_was_(tape.grad_enabled()) {
+    first_ = tape.begin_replay();
+    tape.set_grad_enabled(true);
+    tape.push_scope_id(scope);
+  }
+  ~ReplayRegion() {
+    tape_.pop_scope();
+    tape_.set_grad_enabled(grad_was_);
+    tape_.end_replay();
+  }
+  ReplayRegion(const ReplayRegion&) = delete;
+  ReplayRegion& operator=(const ReplayRegion&) = delete;
+  NodeId first() const { return first_; }
+
+ private:
+  Tape& tape_;
+  bool grad_was_;
+  NodeId first_ = 0;
+};
+
+template <class T>
+void add_into(Tensor& dst, const Tensor& src) {
+  T* d = dst.data<T>();
+  const T* s = src.data<T>();
+  for (int64_t i = 0; i < dst.numel(); ++i) d[i] += s[i];
+}
+
+// The backward of a segment's last kept node (Note [Recompute segments]). `ctx.node()` is not touched once
+// the region records: the tape's node list may move.
+void segment_backward(BackwardContext& ctx) {
+  Tape& tape = ctx.tape();
+  const SegmentPlan& plan = *static_cast<const SegmentPlan*>(ctx.attrs().ptr);
+  const bool into_parameters = ctx.into_parameters();
+  bool reached = false;
+  for (int i = 0; i < plan.kept; ++i) reached = reached || tape.node(plan.first_kept + i).grad.defined();
+  if (!reached) return;
+  const uint64_t epoch = tape.epoch();
+  const ReplayRegion region(tape, ctx.node().scope);
+  std::vector<Var> state;
+  for (int s = 0; s < plan.states; ++s) state.emplace_back(&tape, plan.start[s], epoch);
+  const std::vector<NodeId> ids = record_segment(plan, tape, Var(&tape, plan.px, epoch), state);
+  std::vector<int> index;
+  const std::vector<NodeId> replayed = distinct(ids, index);
+  bool same = static_cast<int>(replayed.size()) == plan.kept;
+  for (size_t j = 0; same && j < index.size(); ++j) same = index[j] == plan.kept_index[j];
+  for (int i = 0; same && i < plan.kept; ++i)
+    same = tape.node(replayed[i]).value.bit_equal(tape.node(plan.first_kept + i).value);
+  UNROLL_CHECK(same, UsageError,
+               "recompute: cell '{}' gave different values when steps {}..{} were recorded again in backward (hint: "
+               "recomputation needs a step() that is a pure function of its inputs and parameters -- no random "
+               "draws, no state kept between calls; switch it off with set_recompute(0))",
+               plan.cell->kind(), plan.k_begin, plan.k_end - 1);
+  for (int i = 0; i < plan.kept; ++i) {
+    const Tensor& dkept = tape.node(plan.first_kept + i).grad;
+    if (!dkept.defined()) continue;
+    Tensor& d = tape.grad_buffer(replayed[i], into_parameters);
+    if (d.dtype() == DType::f32)
+      add_into<float>(d, dkept);
+    else
+      add_into<double>(d, dkept);
+  }
+  backward_range(tape, region.first(), static_cast<NodeId>(tape.size()), into_parameters);
+}
+
+// Runs one layer and direction in segments of k steps, keeping each step's output (outs[t]) and the
+// segments' final states; `state` ends as the last segment's final state.
+void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B, bool reverse, int64_t k,
+                    const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
+  const int S = static_cast<int>(state.size());
+  const NodeId* keep = nullptr;
+  const NodeId* hold = nullptr;
+  if (masks.any()) {
+    auto* keep_ids = static_cast<NodeId*>(tape.alloc_bytes(2 * static_cast<size_t>(T) * sizeof(NodeId)));
+    for (int64_t t = 0; t < T; ++t) {
+      keep_ids[t] = masks.keep[static_cast<size_t>(t)].id();
+      keep_ids[T + t] = masks.hold[static_cast<size_t>(t)].id();
+    }
+    keep = keep_ids;
+    hold = keep_ids + T;
+  }
+  for (int64_t k_begin = 0; k_begin < T; k_begin += k) {
+    const int64_t k_end = std::min(T, k_begin + k), steps = k_end - k_begin;
+    auto* plan = new (tape.alloc_bytes(sizeof(SegmentPlan))) SegmentPlan{};
+    auto* start = static_cast<NodeId*>(tape.alloc_bytes(static_cast<size_t>(S) * sizeof(NodeId)));
+    for (int s = 0; s < S; ++s) start[s] = state[static_cast<size_t>(s)].id();
+    plan->cell = &cell;
+    plan->k_begin = k_begin;
+    plan->k_end = k_end;
+    plan->T = T;
+    plan->B = B;
+    plan->reverse = reverse;
+    plan->states = S;
+    plan->px = px.id();
+    plan->start = start;
+    plan->keep = keep;
+    plan->hold = hold;
+    plan->kept_index = static_cast<int*>(tape.alloc_bytes(static_cast<size_t>(steps + S) * sizeof(int)));
+    // Room for every value the segment may keep, in the main arena, before the region opens.
+    std::vector<Tensor> values;
+    for (int64_t j = 0; j < steps + S; ++j) {
+      const Var& like = state[static_cast<size_t>(j < steps ? 0 : j - steps)];
+      values.push_back(tape.alloc(like.shape(), like.dtype()));
+    }
+    std::vector<Var> inputs{px};
+    inputs.insert(inputs.end(), state.begin(), state.end());
+    std::vector<int> index;
+    {
+      const ReplayRegion region(tape, 0);
+      std::vector<Var> running = state;
+      const std::vector<NodeId> ids = record_segment(*plan, tape, px, running);
+      const std::vector<NodeId> unique = distinct(ids, index);
+      for (size_t i = 0; i < unique.size(); ++i) {
+        const Tensor& v = tape.node(unique[i]).value;
+        UNROLL_CHECK(v.shape() == values[i].shape() && v.dtype() == values[i].dtype(), ShapeError,
+                     "recompute: cell '{}' returned a {} {} state or output, expected {} {} like its initial state",
+                     cell.kind(), dtype_name(v.dtype()), v.shape().str(), dtype_name(values[i].dtype()),
+                     values[i].shape().str());
+        values[i].copy_from(v);
+      }
+    }
+    plan->kept = static_cast<int>(*std::max_element(index.begin(), index.end())) + 1;
+    std::copy(index.begin(), index.end(), plan->kept_index);
+    std::vector<Var> kept;
+    for (int i = 0; i < plan->kept; ++i) {
+      const bool last = i + 1 == plan->kept;
+      RecordSpec spec{OpKind::recompute_segment, inputs.data(), inputs.size(), values[static_cast<size_t>(i)],
+                      last ? segment_backward : nullptr};
+      spec.attrs.ptr = plan;
+      spec.backward_without_grad = last;
+      kept.push_back(tape.record(spec));
+    }
+    plan->first_kept = kept.front().id();
+    for (int64_t j = 0; j < steps; ++j) {
+      const int64_t kk = k_begin + j, t = reverse ? T - 1 - kk : kk;
+      outs[static_cast<size_t>(t)] = kept[static_cast<size_t>(index[static_cast<size_t>(j)])];
+    }
+    for (int s = 0; s < S; ++s) state[static_cast<size_t>(s)] = kept[static_cast<size_t>(index[static_cast<size_t>(steps + s)])];
+  }
+}
+
+}  // namespace
 
 // ---- RecurrentConfig ----
 
@@ -54,6 +274,12 @@ void from_json(const nlohmann::json& j, RecurrentConfig& c) {
 
 // ---- Recurrent ----
 
+void Recurrent::set_recompute(int64_t k) {
+  UNROLL_CHECK(k >= 0 || k == kRecomputeSqrt, UsageError,
+               "Recurrent: recompute segment length must be >= 0 (0 = off) or kRecomputeSqrt, got {}", k);
+  recompute_ = k;
+}
+
 Recurrent::Recurrent(const RecurrentConfig& config, Rng& rng, const CellRegistry& registry) : config_(config) {
   config_.validate();
   const int D = config_.directions();
@@ -100,8 +326,7 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
     masked = masked || lengths[b] < T;
   }
 
-  // Note [Variable lengths]: keep[t] = 1 where t < length, and its complement, as constants [B, 1].
-  std::vector<Var> keep, hold;
+  LengthMasks masks;
   if (masked)
     for (int64_t t = 0; t < T; ++t) {
       Tensor m = Tensor::empty(Shape{B, 1}, dtype), n = Tensor::empty(Shape{B, 1}, dtype);
@@ -109,9 +334,14 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
         m.set(b, t < lengths[static_cast<size_t>(b)] ? 1.0 : 0.0);
         n.set(b, 1.0 - m.at(b));
       }
-      keep.push_back(tape.constant(m));
-      hold.push_back(tape.constant(n));
+      masks.keep.push_back(tape.constant(m));
+      masks.hold.push_back(tape.constant(n));
     }
+  // Note [Recompute segments]: only when something will be differentiated.
+  const int64_t segment = !tape.grad_enabled() ? 0
+                          : recompute_ == kRecomputeSqrt
+                              ? static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(T))))
+                              : recompute_;
 
   RecurrentOutput result;
   std::vector<std::vector<Var>> finals(static_cast<size_t>(S));  // per kind: L*D pieces [1, B, H]
@@ -131,7 +361,7 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
           state.push_back(reshape(slice(initial_states[static_cast<size_t>(s)], 0, l * D + d, 1), Shape{B, H}));
       }
       const std::optional<RnnKind> fused = cell.fused_kind();
-      if (config_.fused && fused && dtype == DType::f32 && !masked) {
+      if (config_.fused && fused && dtype == DType::f32 && !masked && segment == 0) {
         // Note [Fused fast path]: one op for the whole sequence; h_T is y's last processed row.
         const Var c0 = S == 2 ? state[1] : Var();
         const Var packed = rnn_sequence(*fused, layer_in, state[0], c0, tape.param(cell.w_ih()), tape.param(cell.w_hh()),
@@ -143,16 +373,16 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
       }
       const int64_t in = layer_in.shape()[2];
       const Var px = cell.project_inputs(reshape(layer_in, Shape{T * B, in}));  // [T*B, G*H]
-      for (int64_t k = 0; k < T; ++k) {
-        const int64_t t = d == 0 ? k : T - 1 - k;
-        std::vector<Var> next = cell.step(slice(px, 0, t * B, B), state);
-        if (masked) {  // exact for 0/1 masks: next*1 + old*0 == next
-          const Var m = keep[static_cast<size_t>(t)], n = hold[static_cast<size_t>(t)];
-          for (int s = 0; s < S; ++s) state[s] = next[s] * m + state[s] * n;
-          outs[d][t] = state[0] * m;
-        } else {
-          state = std::move(next);
-          outs[d][t] = state[0];
+      cell.begin_sequence(tape);
+      if (segment > 0) {
+        for (Parameter* p : cell.parameters()) tape.param(*p);  // before any replay region (Note [Replay region])
+        run_recomputed(tape, cell, px, T, B, d == 1, segment, masks, state, outs[d]);
+      } else {
+        for (int64_t k = 0; k < T; ++k) {
+          const int64_t t = d == 0 ? k : T - 1 - k;
+          outs[d][t] = masked ? advance(cell, px, t, B, state, &masks.keep[static_cast<size_t>(t)],
+                                        &masks.hold[static_cast<size_t>(t)])
+                              : advance(cell, px, t, B, state, nullptr, nullptr);
         }
       }
       for (int s = 0; s < S; ++s) finals[s].push_back(reshape(state[s], Shape{1, B, H}));

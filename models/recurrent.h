@@ -17,6 +17,22 @@
 // The fast path (Note [Fused fast path] in models/cell.h) is taken per layer and direction when config.fused,
 // the cell has a fused_kind(), the dtype is float32 and no sequence is shorter than T (masked batches keep
 // the graph path). Its outputs, states and steps are the same tensors the graph path produces, at the same t.
+//
+// Note [Recompute segments]: with set_recompute(k) the graph path keeps, of each layer and direction,
+// only the step outputs and the state every k steps; backward records each k-step segment again and
+// differentiates it there (gradient checkpointing; memory for a segment's internals is O(k), reused).
+// How: a segment's steps are recorded inside a replay region (Note [Replay region] in graph/tape.h); the
+// values the rest of the graph reads -- each step's output and the segment's final states -- are copied
+// out as nodes of kind recompute_segment (inputs: the projected inputs px and the segment's start
+// states), and the region is dropped. The last of those nodes carries the backward: it opens a region
+// again, records the same steps from the same start-state nodes, checks that they reproduce the kept
+// values bit for bit (a cell whose step() is random or stateful cannot be recomputed: UsageError), seeds
+// the re-recorded output nodes with the gradients the kept nodes received, and runs the region's reverse
+// loop. Every consumer outside a segment is recorded after it, so its contribution comes first in both
+// modes; the steps inside are the same ops in the same order, reaching the same parameter, px and state
+// gradient buffers: the gradients equal the plain mode's bit for bit (tests/test_recompute.cpp). Cost:
+// one more forward of the steps. Recompute mode uses the graph path for every cell (the fused fast path
+// keeps oneDNN's own workspace for all T). px, the outputs and their gradients stay O(T).
 #pragma once
 #include <memory>
 #include <optional>
@@ -67,6 +83,13 @@ class Recurrent : public Module {
   RecurrentOutput forward(Tape& tape, Var x, const std::vector<Var>& initial_states = {},
                           const std::vector<int64_t>& lengths = {}, Rng* rng = nullptr);
 
+  // Note [Recompute segments]: k > 0 keeps states every k steps and recomputes the rest in backward;
+  // kRecomputeSqrt picks k = ceil(sqrt(T)) per call; 0 (the default) switches it off. A runtime choice,
+  // not part of the model: it is not saved in checkpoints and does not change any value or gradient.
+  static constexpr int64_t kRecomputeSqrt = -1;
+  void set_recompute(int64_t k);
+  int64_t recompute() const { return recompute_; }
+
   const RecurrentConfig& config() const { return config_; }
   int state_count() const { return cells_.front()->state_count(); }
   // The cell of layer `layer`, direction `direction` (0 forward, 1 reverse).
@@ -75,6 +98,7 @@ class Recurrent : public Module {
  private:
   RecurrentConfig config_;
   std::vector<Cell*> cells_;  // owned as children, index layer*D + direction
+  int64_t recompute_ = 0;
 };
 
 // Truncated backpropagation through time: forward() runs the sequence in chunks of k steps, starting each

@@ -89,6 +89,16 @@ std::vector<OpCase> op_cases() {
                  return rnn_sequence(kind, x[0], x[1], x.size() == 7 ? x[6] : Var(), x[2], x[3], x[4], x[5], reverse);
                });
     }
+  // recompute_segment: a Cho GRU (2 layers, both directions) kept every 2 steps; inputs x [T, B, I] and h0.
+  {
+    Rng init(3);
+    auto model = std::make_shared<Recurrent>(
+        RecurrentConfig{.cell = "gru", .input_size = 2, .hidden_size = 3, .layers = 2, .bidirectional = true}, init);
+    model->to(DType::f64);
+    model->set_recompute(2);
+    add_case("recompute_segment (gru, recompute 2)", {r({5, 2, 2}), r({4, 2, 3})},
+             [model](Tape&, V x) { return model->forward(x[0].tape(), x[0], {x[1]}).output; });
+  }
   return cases;
 }
 
