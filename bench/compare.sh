@@ -106,13 +106,21 @@ done
 
 if [ "$MEMORY" = 1 ]; then
   echo "compare.sh: memory and scaling (config b LSTM, fresh processes)" >&2
-  for T in 50 500; do
-    run "$OUT/mem_unroll_T$T.json" "$UNROLL" bench --model lstm ${SHAPE[b]/--seq 50/--seq $T} --steps 2 --warmup 1 \
-      --threads $THREADS --json
-  done
-  for T in 500 5000; do
-    run "$OUT/time_unroll_T$T.json" "$UNROLL" bench --model lstm ${SHAPE[b]/--seq 50/--seq $T} --steps 3 --warmup 1 \
-      --threads $THREADS --json
+  # Variants: the default (fused) path; the graph path; recomputation (Note [Recompute segments]), whose
+  # time is compared with the graph path it recomputes (issue 6: at most 1.5x). No T=5000 for the plain
+  # graph path (about 7 GB at 1.4 MiB per step).
+  for variant in "|" "_graph|--graph-path" "_recompute|--recompute sqrt"; do
+    suffix=${variant%%|*}
+    flags=${variant#*|}
+    for T in 50 500; do
+      run "$OUT/mem_unroll${suffix}_T$T.json" "$UNROLL" bench --model lstm ${SHAPE[b]/--seq 50/--seq $T} $flags \
+        --steps 2 --warmup 1 --threads $THREADS --json
+    done
+    for T in 500 5000; do
+      [ "$suffix" = _graph ] && [ "$T" = 5000 ] && continue
+      run "$OUT/time_unroll${suffix}_T$T.json" "$UNROLL" bench --model lstm ${SHAPE[b]/--seq 50/--seq $T} $flags \
+        --steps 3 --warmup 1 --threads $THREADS --json
+    done
   done
   run "$OUT/mem_torch.json" "${PY[@]}" --memory --kind module --threads $THREADS --json
 fi
