@@ -9,6 +9,8 @@ Small, fast runs of the bench subcommand that can fail:
   * the matmul FLOP count equals a hand count for a tiny rnn;
   * the same seed gives the same loss (the benchmark trains a reproducible model),
     also with --release-grads;
+  * --recompute K|sqrt trains the same bits as the plain graph path (also with --release-grads),
+    and a bad value exits 2 with its message;
   * the bench-only cells that were removed (lstm-fused, gru-lbr-fused) are unknown;
   * an unknown model exits 2 with the one-line message.
 Usage: check_bench_cli.py <unroll binary>
@@ -69,6 +71,19 @@ for model in ("gru", "cifg"):
         check(not a["release_grads"] and b["release_grads"], f"{model}: release_grads fields {a} {b}")
         check(a["final_loss"] == b["final_loss"],
               f"{model}: loss {a['final_loss']!r} without --release-grads, {b['final_loss']!r} with it")
+
+# --recompute (Note [Recompute segments]): gradients equal the graph path's bit for bit, so training does.
+for model, extra in (("lstm", ["--graph-path"]), ("gru", []), ("cifg", ["--release-grads"])):
+    a = bench("--model", model, *TINY, "--seed", "5", *extra)
+    for k in ("1", "3", "sqrt"):
+        b = bench("--model", model, *TINY, "--seed", "5", *extra, "--recompute", k)
+        if a and b:
+            check(b["recompute"] == k and a["recompute"] == "0", f"{model}: recompute fields {a} {b}")
+            check(a["final_loss"] == b["final_loss"],
+                  f"{model}: loss {a['final_loss']!r} plain, {b['final_loss']!r} with --recompute {k}")
+bad = subprocess.run([UNROLL, "bench", "--recompute", "-3"], capture_output=True, text=True)
+check(bad.returncode == 2 and bad.stderr == "unroll: bench: --recompute must be a whole number >= 0 (0 = off) or "
+      "sqrt, got '-3'\n", f"--recompute -3: exit {bad.returncode}, stderr {bad.stderr!r}")
 
 for gone in ("lstm-fused", "gru-lbr-fused"):
     out = subprocess.run([UNROLL, "bench", "--model", gone], capture_output=True, text=True)
