@@ -138,20 +138,20 @@ Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
   if (!n.grad.defined()) {
     if (into_parameters && n.param != nullptr) {
       n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
-    } else if (replaying_ && id >= replay_first_) {
-      n.grad = Tensor::view(replay_arena_.allocate(n.value.nbytes()), n.value.shape(), n.value.dtype());
-      if (n.grad.nbytes()) std::memset(n.grad.raw(), 0, n.grad.nbytes());
     } else {
-      auto reuse = free_grads_.find(n.value.nbytes());  // Note [Released gradients]
-      if (reuse != free_grads_.end() && !reuse->second.empty()) {
-        void* memory = reuse->second.back();
+      // A node recorded in the open replay region takes its gradient from the region's arena; an older
+      // node's gradient outlives the region: the main arena, or a released buffer (Note [Released gradients]).
+      const size_t bytes = n.value.nbytes();
+      const bool in_region = replaying_ && id >= replay_first_;
+      void* memory = nullptr;
+      if (auto reuse = free_grads_.find(bytes); !in_region && reuse != free_grads_.end() && !reuse->second.empty()) {
+        memory = reuse->second.back();
         reuse->second.pop_back();
-        std::memset(memory, 0, n.value.nbytes());
-        n.grad = Tensor::view(memory, n.value.shape(), n.value.dtype());
-      } else {  // the main arena even inside a replay region: an older node's gradient outlives it
-        n.grad = Tensor::view(arena_.allocate(n.value.nbytes()), n.value.shape(), n.value.dtype());
-        if (n.grad.nbytes()) std::memset(n.grad.raw(), 0, n.grad.nbytes());
+      } else {
+        memory = (in_region ? replay_arena_ : arena_).allocate(bytes);
       }
+      if (bytes) std::memset(memory, 0, bytes);
+      n.grad = Tensor::view(memory, n.value.shape(), n.value.dtype());
     }
   }
   return n.grad;
