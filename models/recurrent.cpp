@@ -32,6 +32,16 @@ Var advance(Cell& cell, const Var& px, int64_t t, int64_t B, std::vector<Var>& s
   return state[0] * *keep;
 }
 
+// Records steps k_begin..k_end-1 in processing order (t = T-1-k when reverse) as they are.
+void run_steps(Cell& cell, const Var& px, int64_t T, int64_t B, bool reverse, int64_t k_begin, int64_t k_end,
+               const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
+  for (int64_t k = k_begin; k < k_end; ++k) {
+    const auto t = static_cast<size_t>(reverse ? T - 1 - k : k);
+    outs[t] = masks.any() ? advance(cell, px, static_cast<int64_t>(t), B, state, &masks.keep[t], &masks.hold[t])
+                          : advance(cell, px, static_cast<int64_t>(t), B, state, nullptr, nullptr);
+  }
+}
+
 // ---- Note [Recompute segments] ----
 
 // What a segment's backward needs to record it again. Lives in the tape's main arena (trivially
@@ -54,17 +64,18 @@ struct SegmentPlan {
 // Records the plan's steps from `state` (advanced in place); returns the ids of each step's output, then
 // of the final states, in the order kept_index describes.
 std::vector<NodeId> record_segment(const SegmentPlan& plan, Tape& tape, const Var& px, std::vector<Var>& state) {
-  std::vector<NodeId> ids;
   const uint64_t epoch = tape.epoch();
-  for (int64_t k = plan.k_begin; k < plan.k_end; ++k) {
-    const int64_t t = plan.reverse ? plan.T - 1 - k : k;
-    if (plan.keep == nullptr) {
-      ids.push_back(advance(*plan.cell, px, t, plan.B, state, nullptr, nullptr).id());
-    } else {
-      const Var keep(&tape, plan.keep[t], epoch), hold(&tape, plan.hold[t], epoch);
-      ids.push_back(advance(*plan.cell, px, t, plan.B, state, &keep, &hold).id());
+  LengthMasks masks;
+  if (plan.keep != nullptr)
+    for (int64_t t = 0; t < plan.T; ++t) {
+      masks.keep.emplace_back(&tape, plan.keep[t], epoch);
+      masks.hold.emplace_back(&tape, plan.hold[t], epoch);
     }
-  }
+  std::vector<Var> outs(static_cast<size_t>(plan.T));
+  run_steps(*plan.cell, px, plan.T, plan.B, plan.reverse, plan.k_begin, plan.k_end, masks, state, outs);
+  std::vector<NodeId> ids;
+  for (int64_t k = plan.k_begin; k < plan.k_end; ++k)
+    ids.push_back(outs[static_cast<size_t>(plan.reverse ? plan.T - 1 - k : k)].id());
   for (const Var& s : state) ids.push_back(s.id());
   return ids;
 }
@@ -151,7 +162,8 @@ void segment_backward(BackwardContext& ctx) {
 }
 
 // Runs one layer and direction in segments of k steps, keeping each step's output (outs[t]) and the
-// segments' final states; `state` ends as the last segment's final state.
+// segments' final states; `state` ends as the last step's state. The last segment is recorded as it is:
+// its backward runs first, so recomputing it would only repeat its forward.
 void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B, bool reverse, int64_t k,
                     const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
   const int S = static_cast<int>(state.size());
@@ -166,8 +178,9 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
     keep = keep_ids;
     hold = keep_ids + T;
   }
-  for (int64_t k_begin = 0; k_begin < T; k_begin += k) {
-    const int64_t k_end = std::min(T, k_begin + k), steps = k_end - k_begin;
+  int64_t k_begin = 0;
+  for (; k_begin + k < T; k_begin += k) {
+    const int64_t k_end = k_begin + k, steps = k;
     auto* plan = new (tape.alloc_bytes(sizeof(SegmentPlan))) SegmentPlan{};
     auto* start = static_cast<NodeId*>(tape.alloc_bytes(static_cast<size_t>(S) * sizeof(NodeId)));
     for (int s = 0; s < S; ++s) start[s] = state[static_cast<size_t>(s)].id();
@@ -224,6 +237,7 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
     }
     for (int s = 0; s < S; ++s) state[static_cast<size_t>(s)] = kept[static_cast<size_t>(index[static_cast<size_t>(steps + s)])];
   }
+  run_steps(cell, px, T, B, reverse, k_begin, T, masks, state, outs);
 }
 
 }  // namespace
@@ -378,12 +392,7 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
         for (Parameter* p : cell.parameters()) tape.param(*p);  // before any replay region (Note [Replay region])
         run_recomputed(tape, cell, px, T, B, d == 1, segment, masks, state, outs[d]);
       } else {
-        for (int64_t k = 0; k < T; ++k) {
-          const int64_t t = d == 0 ? k : T - 1 - k;
-          outs[d][t] = masked ? advance(cell, px, t, B, state, &masks.keep[static_cast<size_t>(t)],
-                                        &masks.hold[static_cast<size_t>(t)])
-                              : advance(cell, px, t, B, state, nullptr, nullptr);
-        }
+        run_steps(cell, px, T, B, d == 1, 0, T, masks, state, outs[d]);
       }
       for (int s = 0; s < S; ++s) finals[s].push_back(reshape(state[s], Shape{1, B, H}));
     }

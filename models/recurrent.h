@@ -30,8 +30,9 @@
 // the re-recorded output nodes with the gradients the kept nodes received, and runs the region's reverse
 // loop. Every consumer outside a segment is recorded after it, so its contribution comes first in both
 // modes; the steps inside are the same ops in the same order, reaching the same parameter, px and state
-// gradient buffers: the gradients equal the plain mode's bit for bit (tests/test_recompute.cpp). Cost:
-// one more forward of the steps. Recompute mode uses the graph path for every cell (the fused fast path
+// gradient buffers: the gradients equal the plain mode's bit for bit (tests/test_recompute.cpp). The last
+// segment is recorded as usual (its backward comes first; recomputing it would only repeat it). Cost:
+// one more forward of all steps but the last segment's. Recompute mode uses the graph path for every cell (the fused fast path
 // keeps oneDNN's own workspace for all T). px, the outputs and their gradients stay O(T).
 #pragma once
 #include <memory>

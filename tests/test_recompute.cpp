@@ -217,7 +217,7 @@ TEST_CASE("recompute: a step() that is not a pure function is refused in backwar
   Tape tape;
   const RecurrentOutput out = model.forward(tape, tape.constant(random_tensor({5, 2, 2}, rng).to(DType::f32)));
   CHECK_THROWS_WITH_AS(backward(sum(out.output)),
-                       "recompute: cell 'counting' gave different values when steps 4..4 were recorded again in "
+                       "recompute: cell 'counting' gave different values when steps 2..3 were recorded again in "
                        "backward (hint: recomputation needs a step() that is a pure function of its inputs and "
                        "parameters -- no random draws, no state kept between calls; switch it off with "
                        "set_recompute(0))",
