@@ -1,5 +1,5 @@
 // What lives here: the sequence driver (see Note [Recurrent layout] and Note [Variable lengths] in
-// recurrent.h), its config's JSON form, and truncated BPTT.
+// recurrent.h), its recompute segments (Note [Recompute segments]), its config's JSON form, and truncated BPTT.
 #include "models/recurrent.h"
 
 #include <algorithm>
