@@ -115,7 +115,8 @@ void RunConfig::validate() const {
 }
 
 std::string model_label(const ForecastModelConfig& m) {
-  return m.net.recurrent.cell + (m.highway ? " + AR highway" : "") + (m.residual ? " (residual)" : "");
+  return m.net.recurrent.cell + (m.highway ? " + AR highway" : "") + (m.residual ? " (residual)" : "") +
+         (m.despike > 0 ? " despiked" : "");
 }
 
 LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& train) {
@@ -124,6 +125,12 @@ LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& 
   } catch (const NumericError&) {
     return LinearAR::fit(series, train, 1e-8);
   }
+}
+
+void fit_despike_threshold(RunConfig& run, const PreparedData& data) {
+  run.model.despike = run.model.despike_sigmas > 0
+                          ? run.model.despike_sigmas * robust_step_std(data.scaled, data.split.train.begin, data.split.train.end)
+                          : 0.0;
 }
 
 std::string cell_name(const std::string& model) {

@@ -50,6 +50,11 @@ std::string model_label(const ForecastModelConfig& m);
 // The least-squares AR a highway starts from; a tiny ridge (1e-8) when the windows are collinear.
 LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& train);
 
+// Robust inputs (Note [Robust inputs] in train/forecast_model.h): sets run.model.despike to
+// despike_sigmas x robust_step_std of the training split of `data` (0 when despike_sigmas is 0). Called
+// once when a run starts; a resumed run keeps the threshold saved in its checkpoint.
+void fit_despike_threshold(RunConfig& run, const PreparedData& data);
+
 // "rnn" -> "rnn_tanh", "gru-lbr" -> "gru_lbr"; other names as given (any registered cell).
 // The cells `unroll gradcheck` (and `unroll bench`) know: the built-in ones plus the example custom cell
 // "cifg" (examples/cifg_cell.h), registered the way a user registers their own. Training uses the
