@@ -43,7 +43,7 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
 
   tape.clear_grads();
   Tensor& dy = tape.grad_buffer(y.id(), into_parameters);
-  for (int64_t i = 0; i < dy.numel(); ++i) dy.set(i, dy.at(i) + (seed ? seed->at(i) : 1.0));
+  for (int64_t i = 0, n = dy.numel(); i < n; ++i) dy.set(i, dy.at(i) + (seed ? seed->at(i) : 1.0));
 
   std::vector<bool> releasable(tape.release_grads() ? y.id() + 1 : 0, true);
   if (!releasable.empty()) {

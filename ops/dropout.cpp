@@ -11,7 +11,7 @@ void dropout_backward(BackwardContext& c) {
     const T* m = c.aux().data<T>();
     const T* dy = c.dout().data<T>();
     T* dx = c.din(0).data<T>();
-    for (int64_t i = 0; i < c.out().numel(); ++i) dx[i] += dy[i] * m[i];
+    for (int64_t i = 0, n = c.out().numel(); i < n; ++i) dx[i] += dy[i] * m[i];
   });
 }
 }  // namespace
@@ -27,7 +27,7 @@ Var dropout(Var x, double p, Rng& rng, bool training) {
     const T* px = x.value().data<T>();
     T* pm = mask.data<T>();
     T* py = y.data<T>();
-    for (int64_t i = 0; i < y.numel(); ++i) {
+    for (int64_t i = 0, n = y.numel(); i < n; ++i) {
       pm[i] = rng.uniform() < p ? T(0) : keep_scale;
       py[i] = px[i] * pm[i];
     }

@@ -80,7 +80,7 @@ void affine_backward(BackwardContext& c) {
     const T scale = static_cast<T>(c.attrs().f[0]);
     const T* dy = c.dout().data<T>();
     T* dx = c.din(0).data<T>();
-    for (int64_t i = 0; i < c.out().numel(); ++i) dx[i] += dy[i] * scale;
+    for (int64_t i = 0, n = c.out().numel(); i < n; ++i) dx[i] += dy[i] * scale;
   });
 }
 
@@ -102,7 +102,7 @@ Var affine(Var x, double scale, double shift) {
     const T s = static_cast<T>(scale), t = static_cast<T>(shift);
     const T* px = x.value().data<T>();
     T* py = y.data<T>();
-    for (int64_t i = 0; i < y.numel(); ++i) py[i] = s * px[i] + t;
+    for (int64_t i = 0, n = y.numel(); i < n; ++i) py[i] = s * px[i] + t;
   });
   OpAttrs attrs;
   attrs.f[0] = scale;

@@ -32,7 +32,7 @@ void reshape_backward(BackwardContext& c) {
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
     const T* dy = c.dout().data<T>();
     T* dx = c.din(0).data<T>();
-    for (int64_t i = 0; i < c.out().numel(); ++i) dx[i] += dy[i];
+    for (int64_t i = 0, n = c.out().numel(); i < n; ++i) dx[i] += dy[i];
   });
 }
 
