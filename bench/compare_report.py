@@ -181,7 +181,7 @@ def report(args):
               f"  --config a|b|c --model lstm|gru|rnn|cifg --kind module|loop --threads {args.threads} --steps N --warmup W --json",
               f"OMP_NUM_THREADS={args.threads} {args.dnnl} --config a|b|c --cell lstm|gru|rnn --reps N --json",
               "memory: unroll bench --model lstm <shape b> [--graph-path | --recompute sqrt] --seq 50|500",
-              "  (--steps 2 --warmup 1), --seq 500|5000 (--steps 3 --warmup 1; not 5000 with --graph-path);",
+              "  (--steps 2 --warmup 1), --seq 500|5000 (--steps 3 --warmup 1; 5000 only without those flags);",
               "  torch_bench.py --memory --kind module",
               "```"]
     return "\n".join(lines) + "\n"
