@@ -100,6 +100,15 @@ Tensor Tensor::reshaped(const Shape& shape) const {
   return t;
 }
 
+Tensor Tensor::leading(int64_t start, int64_t length) const {
+  UNROLL_CHECK(rank() >= 1 && start >= 0 && length >= 0 && start + length <= shape_[0], ShapeError,
+               "tensor: entries [{}, {}) are outside axis 0 of shape {}", start, start + length, shape_.str());
+  Tensor t = *this;
+  t.shape_[0] = length;
+  t.data_ = static_cast<std::byte*>(data_) + static_cast<size_t>(start) * (nbytes() / static_cast<size_t>(shape_[0]));
+  return t;
+}
+
 void Tensor::fill(double v) {
   dispatch_dtype(dtype_, [&]<class T>() {
     T* p = static_cast<T*>(data_);

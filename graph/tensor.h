@@ -54,6 +54,9 @@ class Tensor {
   Tensor clone() const;           // owning deep copy
   Tensor to(DType dtype) const;   // owning copy converted to dtype
   Tensor reshaped(const Shape& shape) const;  // same storage, new shape (numel must match)
+  // Same storage: entries [start, start + length) along axis 0 (rank >= 1). 64-byte aligned only when
+  // start * (bytes per axis-0 entry) is a multiple of 64: callers that promise alignment check that.
+  Tensor leading(int64_t start, int64_t length) const;
   void fill(double value);
   void copy_from(const Tensor& src);  // same shape; converts dtype if needed
   bool all_finite() const;

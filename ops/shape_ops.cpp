@@ -144,8 +144,18 @@ Var slice(Var x, int axis, int64_t start, int64_t length) {
                "slice: range [{}, {}) is outside axis {} of shape {}", start, start + length, ax, x.shape().str());
   Shape out = x.shape();
   out[ax] = length;
-  Tensor y = x.tape().alloc(out, x.dtype());
   const AxisView v(x.shape(), ax);
+  // A contiguous block at an aligned offset (a range of time steps, a weight's leading gate rows) is a view
+  // of x's value, as reshape is; anything else is copied.
+  const size_t offset = static_cast<size_t>(start * v.inner) * dtype_size(x.dtype());
+  if (v.outer == 1 && length > 0 && offset % Tensor::kAlignment == 0) {
+    OpAttrs attrs;
+    attrs.i[0] = ax;
+    attrs.i[1] = start;
+    return record_op(OpKind::slice, {x}, x.value().reshaped(Shape{v.n, v.inner}).leading(start, length).reshaped(out),
+                     &slice_backward, attrs);
+  }
+  Tensor y = x.tape().alloc(out, x.dtype());
   dispatch_dtype(y.dtype(), [&]<class T>() {
     copy_block<false>(y.data<T>(), length, 0, x.value().data<T>(), v.n, start, v.outer, length, v.inner);
   });

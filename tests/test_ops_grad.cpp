@@ -62,6 +62,8 @@ std::vector<OpCase> op_cases() {
   add_case("concat", {r({2, 3}), r({2, 1}), r({2, 2})}, [](Tape&, V x) { return concat({x[0], x[1], x[2]}, 1); });
   add_case("concat axis 0", {r({1, 3}), r({2, 3})}, [](Tape&, V x) { return concat({x[0], x[1]}, 0); });
   add_case("slice", {r({3, 4})}, [](Tape&, V x) { return slice(x[0], 1, 1, 2); });
+  add_case("slice along axis 0 at an aligned offset (a view)", {r({4, 2, 8})},
+           [](Tape&, V x) { return slice(x[0], 0, 1, 2); });
   add_case("split gates", {r({2, 8})}, [](Tape&, V x) {
     const auto parts = chunk(x[0], 1, 4);
     return add(mul(parts[0], parts[1]), mul(parts[2], parts[3]));
@@ -129,4 +131,33 @@ TEST_CASE("every op in the registry has a gradient case") {
     CAPTURE(info.name);
     CHECK_MESSAGE(covered.count(info.kind) == 1, "op '", info.name, "' has no float64 gradient case in test_ops_grad.cpp");
   }
+}
+
+TEST_CASE("slice: an aligned block along axis 0 is a view of its input, other slices are copies") {
+  Rng rng(2);
+  Tape tape;
+  const Var x = tape.leaf(random_tensor({4, 2, 8}, rng), true);  // float64: 128 bytes per axis-0 entry
+  const auto* base = static_cast<const std::byte*>(x.value().raw());
+  const Var view = slice(x, 0, 1, 2);
+  CHECK(view.value().raw() == base + 128);
+  CHECK(view.shape() == Shape{2, 2, 8});
+  const Var odd = slice(reshape(x, Shape{8, 8}), 0, 1, 3);  // 64 bytes: still aligned
+  CHECK(odd.value().raw() == base + 64);
+  const Var misaligned = slice(reshape(x, Shape{16, 4}), 0, 1, 2);  // 32 bytes: a copy
+  CHECK(misaligned.value().raw() != base + 32);
+  CHECK(reinterpret_cast<uintptr_t>(misaligned.value().raw()) % Tensor::kAlignment == 0);
+  const Var inner = slice(x, 2, 0, 4);  // not a contiguous block: a copy
+  CHECK(inner.value().raw() != base);
+  for (const Var& s : {view, odd, misaligned, inner}) {
+    CAPTURE(s.shape().str());
+    CHECK(reinterpret_cast<uintptr_t>(s.value().raw()) % Tensor::kAlignment == 0);
+  }
+  CHECK(view.value().at(0) == x.value().at(16));
+  CHECK(misaligned.value().at(0) == x.value().at(4));
+  backward(sum(view) + sum(misaligned) * 2.0);
+  CHECK(x.grad().at(15) == 0.0);
+  CHECK(x.grad().at(16) == 1.0);  // view covers flat 16..47
+  CHECK(x.grad().at(4) == 2.0);   // misaligned covers flat 4..11
+  CHECK(x.grad().at(47) == 1.0);
+  CHECK(x.grad().at(48) == 0.0);
 }
