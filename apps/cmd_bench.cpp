@@ -202,7 +202,7 @@ int run_bench(const BenchCliOptions& o) {
                              "{}, loss {}, {} threads, {} steps after {} warm-up{}\n",
                              o.model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
                              threads, o.steps, o.warmup,
-                             o.recompute == "0" ? "" : ", recompute " + o.recompute + " (graph path)");
+                             recompute_steps(o.recompute) == 0 ? "" : ", recompute " + o.recompute + " (graph path)");
     std::cout << fmt::format("  ms/step: median {:.3f}  p10 {:.3f}  p90 {:.3f}  min {:.3f}  max {:.3f}\n", median, p10,
                              p90, ms.front(), ms.back());
     std::cout << fmt::format("  phases (medians): zero_grad+forward+loss {:.3f}, backward {:.3f}, Adam {:.3f} ms\n",
