@@ -156,6 +156,7 @@ class Tape {
   void push_scope(const std::string& name);
   void pop_scope();
   void push_scope_id(uint32_t scope) { scope_stack_.push_back(scope); }  // an existing scope (node.scope)
+  uint32_t current_scope() const { return scope_stack_.back(); }  // what the next recorded node gets
   std::string scope_name(uint32_t scope) const { return scope < scope_names_.size() ? scope_names_[scope] : ""; }
   std::string describe(NodeId id) const;  // "tanh (node 17, in encoder/l0)"
 

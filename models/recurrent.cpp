@@ -117,12 +117,6 @@ class ReplayRegion {
   NodeId first_ = 0;
 };
 
-template <class T>
-void add_into(Tensor& dst, const Tensor& src) {
-  T* d = dst.data<T>();
-  const T* s = src.data<T>();
-  for (int64_t i = 0; i < dst.numel(); ++i) d[i] += s[i];
-}
 
 // The backward of a segment's last kept node (Note [Recompute segments]). `ctx.node()` is not touched once
 // the region records: the tape's node list may move.
@@ -153,10 +147,11 @@ void segment_backward(BackwardContext& ctx) {
     const Tensor& dkept = tape.node(plan.first_kept + i).grad;
     if (!dkept.defined()) continue;
     Tensor& d = tape.grad_buffer(replayed[i], into_parameters);
-    if (d.dtype() == DType::f32)
-      add_into<float>(d, dkept);
-    else
-      add_into<double>(d, dkept);
+    dispatch_dtype(d.dtype(), [&]<class T>() {
+      T* dst = d.data<T>();
+      const T* src = dkept.data<T>();
+      for (int64_t e = 0, n = d.numel(); e < n; ++e) dst[e] += src[e];
+    });
   }
   backward_range(tape, region.first(), static_cast<NodeId>(tape.size()), into_parameters);
 }
@@ -206,10 +201,11 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
     inputs.insert(inputs.end(), state.begin(), state.end());
     std::vector<int> index;
     {
-      const ReplayRegion region(tape, 0);
+      const ReplayRegion region(tape, tape.current_scope());  // the layer's own scope, for messages
       std::vector<Var> running = state;
       const std::vector<NodeId> ids = record_segment(*plan, tape, px, running);
       const std::vector<NodeId> unique = distinct(ids, index);
+      plan->kept = static_cast<int>(unique.size());
       for (size_t i = 0; i < unique.size(); ++i) {
         const Tensor& v = tape.node(unique[i]).value;
         UNROLL_CHECK(v.shape() == values[i].shape() && v.dtype() == values[i].dtype(), ShapeError,
@@ -219,7 +215,6 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
         values[i].copy_from(v);
       }
     }
-    plan->kept = static_cast<int>(*std::max_element(index.begin(), index.end())) + 1;
     std::copy(index.begin(), index.end(), plan->kept_index);
     std::vector<Var> kept;
     for (int i = 0; i < plan->kept; ++i) {

@@ -256,3 +256,22 @@ TEST_CASE("replay region: nodes, values and gradients recorded inside are droppe
   CHECK(before.grad().to_vector() == std::vector<double>{2.0, 3.0});
   CHECK_THROWS_WITH_AS(tape.end_replay(), "end_replay: no replay region is open", UsageError);
 }
+
+TEST_CASE("recompute: ops recorded inside a segment keep their layer's scope in messages") {
+  Rng rng(4);
+  Recurrent model(RecurrentConfig{.cell = "cifg", .input_size = 2, .hidden_size = 3}, rng, cells_with_cifg());
+  model.set_recompute(2);
+  Tape tape;
+  tape.set_anomaly_detection(true);
+  model.cell(0).w_hh().value.set(0, std::nan(""));  // the first non-finite value: step 0's W_hh h, in a segment
+  const Var x = tape.constant(random_tensor({5, 2, 2}, rng).to(DType::f32));
+  std::string message;
+  try {
+    model.forward(tape, x);
+  } catch (const NumericError& e) {
+    message = e.what();
+  }
+  CAPTURE(message);
+  CHECK(message.find("recorded in l0") != std::string::npos);
+  CHECK(!tape.replaying());
+}
