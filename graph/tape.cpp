@@ -133,8 +133,9 @@ Var Tape::record(const RecordSpec& spec) {
   return Var(this, id, epoch_);
 }
 
-Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
+Tensor& Tape::grad_buffer(NodeId id, bool into_parameters, bool* fresh) {
   Node& n = nodes_[id];
+  if (fresh != nullptr) *fresh = false;
   if (!n.grad.defined()) {
     if (into_parameters && n.param != nullptr) {
       n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
@@ -150,7 +151,10 @@ Tensor& Tape::grad_buffer(NodeId id, bool into_parameters) {
       } else {
         memory = (in_region ? replay_arena_ : arena_).allocate(bytes);
       }
-      if (bytes) std::memset(memory, 0, bytes);
+      if (fresh != nullptr)
+        *fresh = true;  // the caller overwrites every element (Note [Gradients accumulate])
+      else if (bytes)
+        std::memset(memory, 0, bytes);
       n.grad = Tensor::view(memory, n.value.shape(), n.value.dtype());
     }
   }

@@ -8,6 +8,10 @@
 //
 // Note [Gradients accumulate]: every backward function adds (+=) into its inputs' gradient buffers,
 // which the tape hands out zero-filled. That is what makes `a + a` and a weight used at every step right.
+// Fresh gradients: a backward that writes EVERY element of an input's gradient may ask for it with
+// BackwardContext::din_target(i) instead. When nothing has reached that buffer yet it comes unzeroed
+// with fresh = true, and the op stores 0 + v where it would have added v (the same bits, -0 included,
+// without a separate zero-fill pass over memory); otherwise it accumulates as usual.
 //
 // Note [Released gradients]: with set_release_grads(true), backward drops the gradient buffer of every
 // intermediate node (not a leaf, not the differentiated output, not one of grad()'s wrt) as soon as
@@ -128,8 +132,9 @@ class Tape {
   void* alloc_bytes(size_t bytes);  // raw arena memory (e.g. indices); the replay arena inside a region
   Var record(const RecordSpec& spec);
 
-  // Gradient buffers used by backward (autodiff/): zero-filled on first use.
-  Tensor& grad_buffer(NodeId id, bool into_parameters);
+  // Gradient buffers used by backward (autodiff/): zero-filled on first use; with `fresh` given, a buffer
+  // made by this call is left unzeroed and *fresh says so (Note [Gradients accumulate]).
+  Tensor& grad_buffer(NodeId id, bool into_parameters, bool* fresh = nullptr);
   void clear_grads();
   // Note [Released gradients].
   bool release_grads() const { return release_grads_; }
@@ -247,6 +252,16 @@ class BackwardContext {
   const Tensor& in(int i) const { return tape_.node(tape_.input_id(node_, i)).value; }
   bool needs(int i) const { return tape_.node(tape_.input_id(node_, i)).requires_grad; }
   Tensor& din(int i) { return tape_.grad_buffer(tape_.input_id(node_, i), into_parameters_); }
+  // For a backward that overwrites all of din(i) when it is fresh (Note [Gradients accumulate]).
+  struct GradTarget {
+    Tensor& grad;
+    bool fresh;  // true: unzeroed memory nothing has reached yet; store 0 + v into every element
+  };
+  GradTarget din_target(int i) {
+    bool fresh = false;
+    Tensor& g = tape_.grad_buffer(tape_.input_id(node_, i), into_parameters_, &fresh);
+    return {g, fresh};
+  }
   Tape& tape() { return tape_; }
   NodeId id() const { return id_; }
   bool into_parameters() const { return into_parameters_; }

@@ -12,27 +12,44 @@ namespace unroll {
 
 namespace {
 
+// How copy_block writes: assign (d = s), accumulate (d += s), or into a fresh gradient (d = 0 + s, the bits
+// of += on a zero-filled buffer: Note [Gradients accumulate] in graph/tape.h).
+enum class Write { assign, accumulate, fresh };
+
 // dst[o, dst_start + k, i] = (or +=) src[o, src_start + k, i] for k < len, where the axis has size dst_n
 // in dst and src_n in src (both tensors seen as [outer, n, inner]).
-template <bool kAccumulate, class T>
-void copy_block(T* dst, int64_t dst_n, int64_t dst_start, const T* src, int64_t src_n, int64_t src_start,
-                int64_t outer, int64_t len, int64_t inner) {
+template <Write kWrite, class T>
+void copy_block(T* __restrict dst, int64_t dst_n, int64_t dst_start, const T* __restrict src, int64_t src_n,
+                int64_t src_start, int64_t outer, int64_t len, int64_t inner) {
   for (int64_t o = 0; o < outer; ++o) {
     T* d = dst + (o * dst_n + dst_start) * inner;
     const T* s = src + (o * src_n + src_start) * inner;
     for (int64_t i = 0; i < len * inner; ++i) {
-      if constexpr (kAccumulate) d[i] += s[i];
+      if constexpr (kWrite == Write::accumulate) d[i] += s[i];
+      else if constexpr (kWrite == Write::fresh) d[i] = T(0) + s[i];
       else d[i] = s[i];
     }
+  }
+}
+
+// Adds src's block into an input's gradient, overwriting it when the block is all of a fresh gradient.
+template <class T>
+void add_block_into_din(BackwardContext& c, int input, int64_t dst_n, int64_t dst_start, const T* src, int64_t src_n,
+                        int64_t src_start, int64_t outer, int64_t len, int64_t inner) {
+  if (dst_start == 0 && len == dst_n) {
+    const auto [grad, fresh] = c.din_target(input);
+    (fresh ? &copy_block<Write::fresh, T> : &copy_block<Write::accumulate, T>)(
+        grad.template data<T>(), dst_n, dst_start, src, src_n, src_start, outer, len, inner);
+  } else {
+    copy_block<Write::accumulate>(c.din(input).data<T>(), dst_n, dst_start, src, src_n, src_start, outer, len, inner);
   }
 }
 
 // y = reshape(x);  dx += reshape(dy)
 void reshape_backward(BackwardContext& c) {
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
-    const T* dy = c.dout().data<T>();
-    T* dx = c.din(0).data<T>();
-    for (int64_t i = 0, n = c.out().numel(); i < n; ++i) dx[i] += dy[i];
+    const int64_t n = c.out().numel();
+    add_block_into_din<T>(c, 0, n, 0, c.dout().data<T>(), n, 0, 1, n, 1);
   });
 }
 
@@ -56,7 +73,7 @@ void concat_backward(BackwardContext& c) {
     for (int i = 0; i < c.n_inputs(); ++i) {
       const int64_t len = c.in(i).shape()[axis];
       if (c.needs(i))
-        copy_block<true>(c.din(i).data<T>(), len, 0, c.dout().data<T>(), out.n, start, out.outer, len, out.inner);
+        add_block_into_din<T>(c, i, len, 0, c.dout().data<T>(), out.n, start, out.outer, len, out.inner);
       start += len;
     }
   });
@@ -68,7 +85,7 @@ void slice_backward(BackwardContext& c) {
   const AxisView in(c.in(0).shape(), axis);
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
     const int64_t len = c.out().shape()[axis];
-    copy_block<true>(c.din(0).data<T>(), in.n, c.attrs().i[1], c.dout().data<T>(), len, 0, in.outer, len, in.inner);
+    add_block_into_din<T>(c, 0, in.n, c.attrs().i[1], c.dout().data<T>(), len, 0, in.outer, len, in.inner);
   });
 }
 
@@ -129,7 +146,7 @@ Var concat(const std::vector<Var>& xs, int axis) {
     int64_t start = 0;
     for (const Var& x : xs) {
       const int64_t len = x.shape()[ax];
-      copy_block<false>(y.data<T>(), v.n, start, x.value().data<T>(), len, 0, v.outer, len, v.inner);
+      copy_block<Write::assign>(y.data<T>(), v.n, start, x.value().data<T>(), len, 0, v.outer, len, v.inner);
       start += len;
     }
   });
@@ -157,7 +174,7 @@ Var slice(Var x, int axis, int64_t start, int64_t length) {
   }
   Tensor y = x.tape().alloc(out, x.dtype());
   dispatch_dtype(y.dtype(), [&]<class T>() {
-    copy_block<false>(y.data<T>(), length, 0, x.value().data<T>(), v.n, start, v.outer, length, v.inner);
+    copy_block<Write::assign>(y.data<T>(), length, 0, x.value().data<T>(), v.n, start, v.outer, length, v.inner);
   });
   OpAttrs attrs;
   attrs.i[0] = ax;
