@@ -72,15 +72,16 @@ UNROLL_SIMD_CLONES void lstm_cell_state_gates_grad(const T* __restrict act, cons
   }
 }
 
-// dc_prev += dc f
+// d_prev += d_out a, a = the gate that carries the previous state over (LSTM: f in c = f c_prev + i g;
+// GRU: z in h = (1-z) n + z h_prev), kept as the middle block of each [3H] row of act.
 template <bool kFresh, class T>
-UNROLL_SIMD_CLONES void lstm_cell_state_prev_grad(const T* __restrict act, const T* __restrict dc,
-                                                  T* __restrict dc_prev, int64_t batch, int64_t hidden) {
+UNROLL_SIMD_CLONES void carried_state_grad(const T* __restrict act, const T* __restrict d_out, T* __restrict d_prev,
+                                           int64_t batch, int64_t hidden) {
   for (int64_t b = 0; b < batch; ++b) {
-    const T* f = act + b * 3 * hidden + hidden;
-    const T* d = dc + b * hidden;
-    T* dp = dc_prev + b * hidden;
-    for (int64_t k = 0; k < hidden; ++k) dp[k] = (kFresh ? T(0) : dp[k]) + d[k] * f[k];
+    const T* a = act + b * 3 * hidden + hidden;
+    const T* d = d_out + b * hidden;
+    T* dp = d_prev + b * hidden;
+    for (int64_t k = 0; k < hidden; ++k) dp[k] = (kFresh ? T(0) : dp[k]) + d[k] * a[k];
   }
 }
 
@@ -92,8 +93,8 @@ void lstm_cell_state_backward(BackwardContext& c) {
     if (c.needs(0)) lstm_cell_state_gates_grad<T>(act, c.in(1).data<T>(), dc, c.din(0).data<T>(), batch, hidden);
     if (c.needs(1)) {
       const auto [dc_prev, fresh] = c.din_target(1);
-      (fresh ? &lstm_cell_state_prev_grad<true, T> : &lstm_cell_state_prev_grad<false, T>)(
-          act, dc, dc_prev.template data<T>(), batch, hidden);
+      (fresh ? &carried_state_grad<true, T> : &carried_state_grad<false, T>)(act, dc, dc_prev.template data<T>(), batch,
+                                                                            hidden);  // dc_prev += dc f
     }
   });
 }
@@ -208,18 +209,6 @@ UNROLL_SIMD_CLONES void gru_lbr_update_proj_grad(const T* __restrict act, const 
   }
 }
 
-// dh_prev += dh z
-template <bool kFresh, class T>
-UNROLL_SIMD_CLONES void gru_lbr_update_prev_grad(const T* __restrict act, const T* __restrict dh,
-                                                 T* __restrict dh_prev, int64_t batch, int64_t hidden) {
-  for (int64_t b = 0; b < batch; ++b) {
-    const T* z = act + b * 3 * hidden + hidden;
-    const T* d = dh + b * hidden;
-    T* dp = dh_prev + b * hidden;
-    for (int64_t k = 0; k < hidden; ++k) dp[k] = (kFresh ? T(0) : dp[k]) + d[k] * z[k];
-  }
-}
-
 void gru_lbr_update_backward(BackwardContext& c) {
   const int64_t batch = c.out().shape()[0], hidden = c.out().shape()[1];
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
@@ -239,8 +228,8 @@ void gru_lbr_update_backward(BackwardContext& c) {
     }
     if (c.needs(2)) {
       const auto [dp, fresh] = c.din_target(2);
-      (fresh ? &gru_lbr_update_prev_grad<true, T> : &gru_lbr_update_prev_grad<false, T>)(
-          act, dh, dp.template data<T>(), batch, hidden);
+      (fresh ? &carried_state_grad<true, T> : &carried_state_grad<false, T>)(act, dh, dp.template data<T>(), batch,
+                                                                            hidden);  // dh_prev += dh z
     }
   });
 }
