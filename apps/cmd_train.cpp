@@ -180,16 +180,18 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     if (out_dir.empty()) out_dir = ".";
   } else {
     TrainOptions with_defaults = o;
-    if (o.data_file.empty() && o.dataset == "magnet" && sub->count("--despike") == 0 && o.history >= 3) {
-      // magnet's isolated glitches: robust inputs (Note [Robust inputs]) at 20 robust standard deviations,
-      // chosen on validation at horizons 1, 4 and 16 (docs/training.md). CSV data and nottem: off unless asked.
-      with_defaults.despike = 20;
-    }
-    if (o.data_file.empty() && o.dataset == "magnet" && sub->count("--epochs") == 0 && sub->count("--decay-epochs") == 0) {
-      // magnet's default run: 16 epochs with a 16-epoch cosine, better on validation than 8 at horizons 1, 4
-      // and 16 (with robust inputs; docs/training.md). An explicit --epochs keeps the 8-epoch cosine.
-      with_defaults.epochs = 16;
-      with_defaults.decay_epochs = 16;
+    if (o.data_file.empty() && o.dataset == "magnet") {
+      if (sub->count("--despike") == 0 && o.history >= 3) {
+        // magnet's isolated glitches: robust inputs (Note [Robust inputs]) at 20 robust standard deviations,
+        // chosen on validation at horizons 1, 4 and 16 (docs/training.md). CSV data and nottem: off unless asked.
+        with_defaults.despike = 20;
+      }
+      if (sub->count("--epochs") == 0 && sub->count("--decay-epochs") == 0) {
+        // magnet's default run: 16 epochs with a 16-epoch cosine, better on validation than 8 at horizons 1, 4
+        // and 16 (with robust inputs; docs/training.md). An explicit --epochs keeps the 8-epoch cosine.
+        with_defaults.epochs = 16;
+        with_defaults.decay_epochs = 16;
+      }
     }
     if (o.data_file.empty() && o.dataset == "nottem") {
       // 240 monthly values give 10 batches of 16 per epoch: the magnet defaults (8 epochs of 64) would

@@ -117,7 +117,6 @@ class ReplayRegion {
   NodeId first_ = 0;
 };
 
-
 // The backward of a segment's last kept node (Note [Recompute segments]). `ctx.node()` is not touched once
 // the region records: the tape's node list may move.
 void segment_backward(BackwardContext& ctx) {

@@ -8,6 +8,7 @@
 #include "graph/check.h"
 #include "graph/tape.h"
 #include "test_helpers.h"
+#include "train_test_helpers.h"
 #include "train/forecast_model.h"
 
 using namespace unroll;
@@ -31,11 +32,7 @@ std::vector<double> column(const Tensor& x, int64_t b) {
 }
 
 ForecastModelConfig despike_model(double threshold, bool residual) {
-  ForecastModelConfig c;
-  c.net.recurrent.cell = "lstm";
-  c.net.recurrent.input_size = 1;
-  c.net.recurrent.hidden_size = 5;
-  c.history = 6;
+  ForecastModelConfig c = testing::small_lstm_forecaster();
   c.residual = residual;
   c.despike_sigmas = threshold > 0 ? 10 : 0;
   c.despike = threshold;

@@ -26,14 +26,8 @@ PreparedData wave_data() {
 }
 
 std::unique_ptr<ForecastModel> model(uint64_t seed) {
-  ForecastModelConfig c;
-  c.net.recurrent.cell = "lstm";
-  c.net.recurrent.input_size = 1;
-  c.net.recurrent.hidden_size = 5;
-  c.history = 6;
-  c.residual = true;
   Rng rng(seed);
-  return std::make_unique<ForecastModel>(c, rng);
+  return std::make_unique<ForecastModel>(testing::small_lstm_forecaster(), rng);
 }
 
 TrainerConfig cosine(const std::string& out, int64_t epochs, int64_t decay_epochs) {

@@ -1,5 +1,6 @@
-// What lives here: helpers shared by the training suites (test_train.cpp, test_train_schedule.cpp): a
-// fresh scratch folder per test under the build tree, and a bitwise comparison of two models' parameters.
+// What lives here: helpers shared by the training suites (test_train.cpp, test_train_schedule.cpp,
+// test_train_despike.cpp): a fresh scratch folder per test under the build tree, a bitwise comparison of
+// two models' parameters, and the small residual LSTM forecaster config they train.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -24,6 +25,17 @@ inline bool same_parameters(ForecastModel& a, ForecastModel& b) {
   for (size_t i = 0; i < pa.size(); ++i)
     if (pa[i].first != pb[i].first || !pa[i].second->value.bit_equal(pb[i].second->value)) return false;
   return true;
+}
+
+// A residual LSTM forecaster small enough for unit tests: input 1, hidden 5, history 6.
+inline ForecastModelConfig small_lstm_forecaster() {
+  ForecastModelConfig c;
+  c.net.recurrent.cell = "lstm";
+  c.net.recurrent.input_size = 1;
+  c.net.recurrent.hidden_size = 5;
+  c.history = 6;
+  c.residual = true;
+  return c;
 }
 
 }  // namespace unroll::testing
