@@ -40,7 +40,10 @@ struct BenchCliOptions {
   bool release_grads = false;  // Note [Released gradients] in graph/tape.h
   bool graph_path = false;     // RecurrentConfig::fused = false: the stock cells as recorded graph ops
   std::string recompute = "0";  // Note [Recompute segments]: 0 = off, k = segment length, sqrt = ceil(sqrt(T))
+  std::string engine = "loop";  // the fused path's float32 engine: loop (Note [Step loop]) or primitive (oneDNN RNN)
 };
+
+RnnEngine engine_of(const std::string& name) { return name == "primitive" ? RnnEngine::primitive : RnnEngine::step_loop; }
 
 // --recompute: "sqrt" -> Recurrent::kRecomputeSqrt, else a whole number >= 0.
 int64_t recompute_steps(const std::string& text) {
@@ -68,6 +71,8 @@ void validate(const BenchCliOptions& o) {
   UNROLL_CHECK(o.loss == "mse" || o.loss == "xent", UsageError, "bench: --loss must be mse or xent, got '{}'",
                o.loss);
   recompute_steps(o.recompute);
+  UNROLL_CHECK(o.engine == "loop" || o.engine == "primitive", UsageError,
+               "bench: --engine must be loop or primitive, got '{}'", o.engine);
   UNROLL_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 0, UsageError,
                "bench: --steps must be positive and --warmup, --threads non-negative (got {}, {}, {})", o.steps,
                o.warmup, o.threads);
@@ -124,6 +129,7 @@ int run_bench(const BenchCliOptions& o) {
   Rng rng(o.seed);
   Recurrent core(config, rng, cli_cells());
   core.set_recompute(recompute_steps(o.recompute));
+  core.set_engine(engine_of(o.engine));
   Linear head(o.hidden, out, rng);
   std::vector<std::pair<std::string, Parameter*>> params;
   for (auto& p : core.named_parameters()) params.emplace_back("core/" + p.first, p.second);
@@ -195,13 +201,14 @@ int run_bench(const BenchCliOptions& o) {
         {"min_ms", ms.front()}, {"max_ms", ms.back()},  {"seq_per_s", seq_per_s},   {"gflops", gflops},
         {"matmul_gflop_per_step", flops / 1e9},         {"peak_rss_mib", rss},      {"final_loss", last_loss},
         {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd},   {"release_grads", o.release_grads},
-        {"graph_path", o.graph_path}, {"recompute", o.recompute}};
+        {"graph_path", o.graph_path}, {"recompute", o.recompute},
+        {"engine", o.engine}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "
-                             "{}, loss {}, {} threads, {} steps after {} warm-up{}\n",
+                             "{}, loss {}, {} threads, {} steps after {} warm-up, engine {}{}\n",
                              o.model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
-                             threads, o.steps, o.warmup,
+                             threads, o.steps, o.warmup, o.engine,
                              recompute_steps(o.recompute) == 0 ? "" : ", recompute " + o.recompute + " (graph path)");
     std::cout << fmt::format("  ms/step: median {:.3f}  p10 {:.3f}  p90 {:.3f}  min {:.3f}  max {:.3f}\n", median, p10,
                              p90, ms.front(), ms.back());
@@ -236,8 +243,12 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   sub->add_flag("--release-grads", o->release_grads,
                 "backward releases intermediate gradient buffers for reuse (Note [Released gradients])");
   sub->add_flag("--graph-path", o->graph_path,
-                "stock cells run as recorded graph ops instead of oneDNN's fused RNN primitive (Note [Fused fast "
+                "stock cells run as recorded graph ops instead of one fused op per layer (Note [Fused fast "
                 "path] in models/cell.h); custom cells always do");
+  sub->add_option("--engine", o->engine,
+                  "the fused op's float32 engine: loop (per-step oneDNN products, the least memory: Note [Step "
+                  "loop] in ops/rnn_sequence.cpp) or primitive (oneDNN's fused RNN primitive)")
+      ->capture_default_str();
   sub->add_option("--recompute", o->recompute,
                   "keep states every K steps and recompute the rest in backward (Note [Recompute segments]); "
                   "sqrt = ceil(sqrt(seq)); 0 = off; uses the graph path")

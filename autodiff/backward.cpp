@@ -51,11 +51,23 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
     for (const Var& x : keep)
       if (x.same_tape(y) && x.id() <= y.id()) releasable[x.id()] = false;
   }
+  const bool release = !releasable.empty();
+  tape.set_releasable(std::move(releasable));  // Note [Gradient views]
+  // Note [Consumed activations]: marked consumed before the loop, so a backward that throws half-way
+  // (some ops' saved values already overwritten) cannot be followed by a silently wrong one.
+  if (!options.retain_graph) tape.set_backward_consumed(true);
+  tape.set_final_backward(!options.retain_graph);
+  struct Reset {  // also when a node's backward throws
+    Tape& tape;
+    ~Reset() {
+      tape.set_final_backward(false);
+      tape.set_releasable({});
+    }
+  } reset{tape};
   for (NodeId id = y.id() + 1; id-- > 0;) {
     if (!run_node_backward(tape, id, into_parameters)) continue;
-    if (!releasable.empty() && releasable[id]) tape.release_grad(id);  // dead from here on
+    if (release && tape.releasable(id)) tape.release_grad(id);  // dead from here on
   }
-  if (!options.retain_graph) tape.set_backward_consumed(true);
 }
 
 }  // namespace

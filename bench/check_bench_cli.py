@@ -11,6 +11,7 @@ Small, fast runs of the bench subcommand that can fail:
     also with --release-grads;
   * --recompute K|sqrt trains the same bits as the plain graph path (also with --release-grads),
     and a bad value exits 2 with its message;
+  * --engine loop|primitive both train (losses agree to float32 rounding); a bad value exits 2;
   * the bench-only cells that were removed (lstm-fused, gru-lbr-fused) are unknown;
   * an unknown model exits 2 with the one-line message.
 Usage: check_bench_cli.py <unroll binary>
@@ -63,10 +64,11 @@ for model in ("lstm", "gru-lbr"):
     if a and b:
         check(a["final_loss"] == b["final_loss"], f"{model}: seed 3 gave losses {a['final_loss']!r} and {b['final_loss']!r}")
 
-# --release-grads (intermediate gradient buffers reused during backward) trains the same bits.
-for model in ("gru", "cifg"):
-    a = bench("--model", model, *TINY, "--seed", "4")
-    b = bench("--model", model, *TINY, "--seed", "4", "--release-grads")
+# --release-grads (intermediate gradient buffers reused during backward; views share their input's:
+# Note [Gradient views]) trains the same bits; lstm with the head on every step takes the shared views.
+for model, extra in (("gru", []), ("cifg", []), ("lstm", ["--head", "all"])):
+    a = bench("--model", model, *TINY, "--seed", "4", *extra)
+    b = bench("--model", model, *TINY, "--seed", "4", "--release-grads", *extra)
     if a and b:
         check(not a["release_grads"] and b["release_grads"], f"{model}: release_grads fields {a} {b}")
         check(a["final_loss"] == b["final_loss"],
@@ -84,6 +86,18 @@ for model, extra in (("lstm", ["--graph-path"]), ("gru", []), ("cifg", ["--relea
 bad = subprocess.run([UNROLL, "bench", "--recompute", "-3"], capture_output=True, text=True)
 check(bad.returncode == 2 and bad.stderr == "unroll: bench: --recompute must be a whole number >= 0 (0 = off) or "
       "sqrt, got '-3'\n", f"--recompute -3: exit {bad.returncode}, stderr {bad.stderr!r}")
+
+# --engine: the fused path's float32 engine; both train the model (the losses agree to float32 rounding).
+for model in ("lstm", "gru-lbr", "rnn"):
+    a = bench("--model", model, *TINY, "--seed", "6")
+    b = bench("--model", model, *TINY, "--seed", "6", "--engine", "primitive")
+    if a and b:
+        check(a["engine"] == "loop" and b["engine"] == "primitive", f"{model}: engine fields {a} {b}")
+        check(abs(a["final_loss"] - b["final_loss"]) <= 1e-4 * (1 + abs(b["final_loss"])),
+              f"{model}: loss {a['final_loss']!r} with the step loop, {b['final_loss']!r} with the primitive")
+bad = subprocess.run([UNROLL, "bench", "--engine", "fast"], capture_output=True, text=True)
+check(bad.returncode == 2 and bad.stderr == "unroll: bench: --engine must be loop or primitive, got 'fast'\n",
+      f"--engine fast: exit {bad.returncode}, stderr {bad.stderr!r}")
 
 for gone in ("lstm-fused", "gru-lbr-fused"):
     out = subprocess.run([UNROLL, "bench", "--model", gone], capture_output=True, text=True)

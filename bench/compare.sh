@@ -2,8 +2,9 @@
 # compare.sh: unroll vs PyTorch vs raw oneDNN on the recurrent training benchmark of issue 6.
 #
 # What lives here: the one command that reproduces docs/performance.md. For configs a, b, c it runs
-#   * unroll:  `unroll bench` for lstm, gru-lbr, rnn (oneDNN fused fast path), the example custom cell cifg
-#              and lstm on the graph path (--graph-path) (full train step),
+#   * unroll:  `unroll bench` for lstm, gru-lbr, rnn (fused fast path, step-loop engine), lstm on oneDNN's
+#              RNN primitive (--engine primitive), the example custom cell cifg and lstm on the graph path
+#              (--graph-path) (full train step),
 #   * PyTorch: bench/torch_bench.py, nn.LSTM/nn.GRU/nn.RNN modules and the same cells as Python loops
 #              (incl. cifg), with OpenBLAS (LD_LIBRARY_PATH below) and torch.set_num_threads(THREADS),
 #   * oneDNN:  bench/dnnl_bench, the fused lstm/gru(lbr)/rnn primitives, forward + backward only,
@@ -68,8 +69,9 @@ declare -A SHAPE=(
   [b]="--input 64 --hidden 256 --seq 50 --batch 32 --head all --loss mse --out 64"
   [c]="--input 128 --hidden 512 --seq 100 --batch 16 --layers 2 --head all --loss xent --out 128"
 )
-# lstm-graph: the stock LSTM with --graph-path (recorded graph ops, what any custom cell runs on).
-UNROLL_MODELS=(lstm gru-lbr rnn cifg lstm-graph)
+# lstm-graph: the stock LSTM with --graph-path (recorded graph ops, what any custom cell runs on);
+# lstm-primitive: the fused path on oneDNN's LSTM primitive instead of the step loop.
+UNROLL_MODELS=(lstm gru-lbr rnn cifg lstm-graph lstm-primitive)
 TORCH_RUNS=("lstm module" "gru module" "rnn module" "lstm loop" "gru loop" "rnn loop" "cifg loop")
 DNNL_CELLS=(lstm gru rnn)
 
@@ -89,6 +91,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       # shellcheck disable=SC2086
       model_flags=(--model "$m")
       [ "$m" = lstm-graph ] && model_flags=(--model lstm --graph-path)
+      [ "$m" = lstm-primitive ] && model_flags=(--model lstm --engine primitive)
       run "$OUT/r${r}_${cfg}_unroll_${m}.json" "$UNROLL" bench "${model_flags[@]}" ${SHAPE[$cfg]} \
         --steps "${STEPS[$cfg]}" --warmup "${WARM[$cfg]}" --threads $THREADS --json
     done
@@ -106,10 +109,13 @@ done
 
 if [ "$MEMORY" = 1 ]; then
   echo "compare.sh: memory and scaling (config b LSTM, fresh processes)" >&2
-  # Variants: the default (fused) path; the graph path; recomputation (Note [Recompute segments]), whose
+  # Variants: the default (fused) path; with released gradients; on oneDNN's primitive; the graph path; recomputation (Note [Recompute segments]), whose
   # time is compared with the graph path it recomputes (issue 6: at most 1.5x). T=5000 only for the
   # default path (the graph path would hold about 7 GB; each variant's step there takes half a minute).
-  for variant in "|" "_graph|--graph-path" "_recompute|--recompute sqrt"; do
+  # _release: what a training loop runs (`unroll train` does): intermediate gradients released, views
+  # sharing their input's (Note [Gradient views] in graph/tape.h).
+  for variant in "|" "_release|--release-grads" "_primitive|--engine primitive" "_graph|--graph-path" \
+                 "_recompute|--recompute sqrt"; do
     suffix=${variant%%|*}
     flags=${variant#*|}
     for T in 50 500; do

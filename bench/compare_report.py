@@ -30,7 +30,7 @@ import sys
 BEGIN, END = "<!-- compare.sh:begin -->", "<!-- compare.sh:end -->"
 # unroll model -> (PyTorch model name, oneDNN cell name or None)
 PEERS = {"lstm": ("lstm", "lstm"), "gru-lbr": ("gru", "gru"), "rnn": ("rnn", "rnn"), "cifg": ("cifg", None),
-         "lstm-graph": ("lstm", "lstm")}
+         "lstm-graph": ("lstm", "lstm"), "lstm-primitive": ("lstm", "lstm")}
 CONFIG_LABELS = {"a": "a LHC", "b": "b medium", "c": "c char"}
 TARGET_VS_MODULE, TARGET_VS_LOOP, TARGET_VS_DNNL = 3.0, 3.0, 1.0
 TARGET_RSS_PER_STEP_MIB, TARGET_TIME_RATIO = 0.25, 11.0
@@ -132,7 +132,8 @@ def report(args):
 
     mem = []
     p = lambda name: os.path.join(args.raw, name)
-    for suffix, label in (("", "unroll lstm (fused)"), ("_graph", "unroll lstm, --graph-path"),
+    for suffix, label in (("", "unroll lstm (fused, step loop)"), ("_release", "unroll lstm, --release-grads"),
+                          ("_primitive", "unroll lstm, --engine primitive"), ("_graph", "unroll lstm, --graph-path"),
                           ("_recompute", "unroll lstm, --recompute sqrt")):
         if not (os.path.exists(p(f"mem_unroll{suffix}_T50.json")) and os.path.exists(p(f"mem_unroll{suffix}_T500.json"))):
             continue
@@ -174,13 +175,15 @@ def report(args):
     lines += ["Commands (run by the script; each through `bench/run_prioritized.sh`):",
               "```",
               f"{args.unroll} bench --model lstm|gru-lbr|rnn|cifg <shape> --steps N --warmup W --threads {args.threads} --json",
+              "  (lstm-graph: --model lstm --graph-path; lstm-primitive: --model lstm --engine primitive)",
               "  a: --input 1 --hidden 128 --seq 16 --batch 32 --head last --loss mse --out 1",
               "  b: --input 64 --hidden 256 --seq 50 --batch 32 --head all --loss mse --out 64",
               "  c: --input 128 --hidden 512 --seq 100 --batch 16 --layers 2 --head all --loss xent --out 128",
               "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 bench/torch_bench.py \\",
               f"  --config a|b|c --model lstm|gru|rnn|cifg --kind module|loop --threads {args.threads} --steps N --warmup W --json",
               f"OMP_NUM_THREADS={args.threads} {args.dnnl} --config a|b|c --cell lstm|gru|rnn --reps N --json",
-              "memory: unroll bench --model lstm <shape b> [--graph-path | --recompute sqrt] --seq 50|500",
+              "memory: unroll bench --model lstm <shape b> [--release-grads | --engine primitive | --graph-path |",
+              "  --recompute sqrt] --seq 50|500",
               "  (--steps 2 --warmup 1), --seq 500|5000 (--steps 3 --warmup 1; 5000 only without those flags);",
               "  torch_bench.py --memory --kind module",
               "```"]

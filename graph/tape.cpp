@@ -115,6 +115,9 @@ Var Tape::record(const RecordSpec& spec) {
     input_ids_.push_back(in.id());
     any_needs = any_needs || nodes_[in.id()].requires_grad;
   }
+  const auto new_id = static_cast<NodeId>(nodes_.size());
+  for (size_t i = 0; i < spec.n_inputs; ++i) nodes_[spec.inputs[i].id()].last_consumer = new_id;
+  n.view_offset = spec.view_offset;
   n.requires_grad = grad_enabled_ && any_needs;
   n.backward = n.requires_grad ? spec.backward : nullptr;
   n.backward_without_grad = spec.backward_without_grad;
@@ -133,9 +136,41 @@ Var Tape::record(const RecordSpec& spec) {
   return Var(this, id, epoch_);
 }
 
+// Note [Gradient views]: whether view node `id` may take a window into its input's gradient as its own.
+bool Tape::may_share_input_grad(NodeId id) const {
+  const Node& v = nodes_[id];
+  if (v.view_offset < 0 || v.n_inputs != 1 || v.grad.defined() || !release_grads_ || !releasable(id)) return false;
+  const Node& in = nodes_[input_id(v, 0)];
+  return in.last_consumer == id && in.requires_grad && in.op != OpKind::leaf && in.op != OpKind::parameter &&
+         in.param == nullptr && !in.grad.defined() && in.value.dtype() == v.value.dtype();
+}
+
 Tensor& Tape::grad_buffer(NodeId id, bool into_parameters, bool* fresh) {
   Node& n = nodes_[id];
   if (fresh != nullptr) *fresh = false;
+  if (!n.grad.defined() && may_share_input_grad(id)) {
+    // Down the chain of views that may share (a loop, not recursion), to the node that owns the memory.
+    NodeId root = id;
+    int64_t offset = 0;  // of n's window, in elements of root's gradient
+    while (may_share_input_grad(root)) {
+      offset += nodes_[root].view_offset;
+      root = input_id(nodes_[root], 0);
+    }
+    // The owner's buffer may come unzeroed only if n's window covers all of it and n's caller overwrites it.
+    const bool covers = n.value.numel() == nodes_[root].value.numel();
+    bool root_fresh = false;
+    Tensor& owner = grad_buffer(root, into_parameters, covers && fresh != nullptr ? &root_fresh : nullptr);
+    const size_t element = dtype_size(owner.dtype());
+    for (NodeId v = id; v != root; v = input_id(nodes_[v], 0)) {
+      Node& view = nodes_[v];
+      view.grad = Tensor::view(static_cast<char*>(owner.raw()) + static_cast<size_t>(offset) * element,
+                               view.value.shape(), view.value.dtype());
+      view.grad_is_view = true;
+      offset -= view.view_offset;
+    }
+    if (fresh != nullptr) *fresh = root_fresh;
+    return n.grad;
+  }
   if (!n.grad.defined()) {
     if (into_parameters && n.param != nullptr) {
       n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
@@ -162,12 +197,20 @@ Tensor& Tape::grad_buffer(NodeId id, bool into_parameters, bool* fresh) {
 }
 
 void Tape::clear_grads() {
-  for (Node& n : nodes_) n.grad = Tensor();
+  for (Node& n : nodes_) {
+    n.grad = Tensor();
+    n.grad_is_view = false;
+  }
 }
 
 void Tape::release_grad(NodeId id) {
   Node& n = nodes_[id];
   if (n.op == OpKind::leaf || n.op == OpKind::parameter || n.param != nullptr || !n.grad.defined()) return;
+  if (n.grad_is_view) {  // Note [Gradient views]: the memory is the input's, released with it
+    n.grad = Tensor();
+    n.grad_is_view = false;
+    return;
+  }
   if (replaying_ && id >= replay_first_) return;  // replay-arena memory: gone at end_replay()
   if (n.grad.nbytes() > 0) free_grads_[n.grad.nbytes()].push_back(n.grad.raw());
   n.grad = Tensor();

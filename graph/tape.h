@@ -29,6 +29,25 @@
 // the rest, and later record the same stretch again inside backward and differentiate it in place, so
 // its gradients land in the same buffers, in the same order, as if it had never been dropped.
 // A parameter may not be seen for the first time inside a region (its node would vanish at the end).
+//
+// Note [Gradient views]: reshape and a contiguous slice record a view of their input's value
+// (RecordSpec::view_offset). With released gradients (where no intermediate gradient is read back), such a
+// view's gradient may be a window into its input's instead of a buffer of its own, so backward need not
+// copy it over: grad_buffer() hands out the window and the view's backward has nothing to add
+// (BackwardContext::grad_is_view). Chains of views share down to the first node that owns its gradient.
+// It is taken only when the view is its input's LAST consumer -- every other contribution to the input's
+// gradient then lands after the view's, as it would when the view's backward adds it -- and the input is an
+// op (not a leaf or parameter) whose gradient does not exist yet; nodes grad() returns never share. The
+// additions are the same in the same order, so the bits are too (tests/test_grad_views.cpp). The fused
+// recurrent layer's output rows (models/recurrent.cpp) and a head's reshape of them share this way.
+//
+// Note [Consumed activations]: a backward without retain_graph is the tape's last, so what each op saved
+// for it is dead once that op's backward has run. BackwardContext::aux_to_consume() hands such an op its
+// aux to overwrite -- rnn_sequence's step loop writes the gate gradients over the saved gate activations,
+// so the weight gradients are single products over all steps without a second T-sized buffer. When the
+// graph is retained (grad()'s default, gradcheck) it returns null and the op uses scratch memory; the
+// results are the same bits (tests/test_rnn_sequence.cpp). backward() marks the tape consumed before
+// its loop, so a backward that throws half-way is never followed by a silently wrong one.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -88,6 +107,10 @@ struct Node {
   bool requires_grad = false;
   bool backward_without_grad = false;  // backward runs even when no gradient reached this node
   uint32_t scope = 0;  // index into the tape's scope names (module path), 0 = none
+  // Note [Gradient views]
+  int64_t view_offset = -1;     // the value is input 0's value from this element on (reshape, a view slice)
+  NodeId last_consumer = 0;     // the latest node recorded with this one as an input (0: none yet)
+  bool grad_is_view = false;    // grad is a window into input 0's gradient: backward has nothing to add
 };
 
 // What a recording op hands to Tape::record.
@@ -102,6 +125,8 @@ struct RecordSpec {
   // Run backward even when this node's own gradient was never written (an op whose backward serves
   // other nodes' gradients too: the trigger of a recompute segment). It must handle an undefined dout().
   bool backward_without_grad = false;
+  // Note [Gradient views]: >= 0 when value is a view of input 0's value from this element on.
+  int64_t view_offset = -1;
 };
 
 class Tape {
@@ -135,14 +160,22 @@ class Tape {
   // Gradient buffers used by backward (autodiff/): zero-filled on first use; with `fresh` given, a buffer
   // made by this call is left unzeroed and *fresh says so (Note [Gradients accumulate]).
   Tensor& grad_buffer(NodeId id, bool into_parameters, bool* fresh = nullptr);
+  bool may_share_input_grad(NodeId id) const;  // Note [Gradient views]
   void clear_grads();
   // Note [Released gradients].
   bool release_grads() const { return release_grads_; }
   void set_release_grads(bool on) { release_grads_ = on; }
   // Drops an intermediate node's gradient buffer into the free list (no-op for leaves and parameters).
   void release_grad(NodeId id);
+  // The nodes whose gradient this backward may release (and so may share: Note [Gradient views]); set by
+  // backward() for the length of its loop, empty otherwise.
+  void set_releasable(std::vector<bool> releasable) { releasable_ = std::move(releasable); }
+  bool releasable(NodeId id) const { return id < releasable_.size() && releasable_[id]; }
   bool backward_consumed() const { return backward_consumed_; }
   void set_backward_consumed(bool v) { backward_consumed_ = v; }
+  // Note [Consumed activations]: true while a backward runs that is the tape's last (no retain_graph).
+  bool final_backward() const { return final_backward_; }
+  void set_final_backward(bool v) { final_backward_ = v; }
 
   // Note [Replay region]. begin_replay() returns the region's first node id; regions do not nest.
   NodeId begin_replay();
@@ -181,7 +214,9 @@ class Tape {
   bool grad_enabled_ = true;
   bool anomaly_ = false;
   bool backward_consumed_ = false;
+  bool final_backward_ = false;
   bool release_grads_ = false;
+  std::vector<bool> releasable_;  // Note [Gradient views]
   std::unordered_map<size_t, std::vector<void*>> free_grads_;  // bytes -> released gradient memory (this epoch)
   std::vector<std::string> scope_names_{""};
   std::vector<uint32_t> scope_stack_{0};
@@ -262,6 +297,12 @@ class BackwardContext {
     Tensor& g = tape_.grad_buffer(tape_.input_id(node_, i), into_parameters_, &fresh);
     return {g, fresh};
   }
+  // Note [Gradient views]: this node's gradient is a window into its input's, where it already landed.
+  bool grad_is_view() const { return node_.grad_is_view; }
+  // Note [Consumed activations]: a backward may overwrite what its op saved (aux) -- say, with gradients
+  // of the same size, saving a scratch buffer -- only when no backward follows on this tape. This is
+  // that aux, writable, in the tape's last backward, and null when the graph is retained.
+  Tensor* aux_to_consume() { return tape_.final_backward() ? &tape_.node(id_).aux : nullptr; }
   Tape& tape() { return tape_; }
   NodeId id() const { return id_; }
   bool into_parameters() const { return into_parameters_; }

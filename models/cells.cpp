@@ -92,7 +92,7 @@ bool is_slice_of(const Tape& tape, NodeId id, NodeId input, int64_t start, int64
   if (id >= tape.size()) return false;
   const Node& n = tape.node(id);
   return n.op == OpKind::slice && n.n_inputs == 1 && tape.input_id(n, 0) == input && n.attrs.i[0] == 0 &&
-         n.attrs.i[1] == start && n.value.shape()[0] == length &&
+         n.attrs.i[1] == start && n.attrs.i[2] == length &&
          n.requires_grad == (tape.grad_enabled() && tape.node(input).requires_grad);
 }
 

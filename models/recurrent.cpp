@@ -282,6 +282,8 @@ void from_json(const nlohmann::json& j, RecurrentConfig& c) {
 
 // ---- Recurrent ----
 
+void Recurrent::set_engine(RnnEngine engine) { engine_ = engine; }
+
 void Recurrent::set_recompute(int64_t k) {
   UNROLL_CHECK(k >= 0 || k == kRecomputeSqrt, UsageError,
                "Recurrent: recompute segment length must be >= 0 (0 = off) or kRecomputeSqrt, got {}", k);
@@ -366,17 +368,19 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
         state = cell.initial_state(tape, B, dtype);
       } else {
         for (int s = 0; s < S; ++s)
-          state.push_back(reshape(slice(initial_states[static_cast<size_t>(s)], 0, l * D + d, 1), Shape{B, H}));
+          state.push_back(select(initial_states[static_cast<size_t>(s)], l * D + d));
       }
       const std::optional<RnnKind> fused = cell.fused_kind();
       if (config_.fused && fused && dtype == DType::f32 && !masked && segment == 0) {
         // Note [Fused fast path]: one op for the whole sequence; h_T is y's last processed row.
         const Var c0 = S == 2 ? state[1] : Var();
         const Var packed = rnn_sequence(*fused, layer_in, state[0], c0, tape.param(cell.w_ih()), tape.param(cell.w_hh()),
-                                        tape.param(cell.b_ih()), tape.param(cell.b_hh()), d == 1);
+                                        tape.param(cell.b_ih()), tape.param(cell.b_hh()), d == 1, engine_);
+        // c_T first: the h rows' slice is then packed's last consumer and may share its gradient memory
+        // (Note [Gradient views] in graph/tape.h).
+        if (S == 2) finals[1].push_back(slice(packed, 0, T, 1));
         seq[d] = S == 2 ? slice(packed, 0, 0, T) : packed;  // [T, B, H]
         finals[0].push_back(slice(seq[d], 0, d == 0 ? T - 1 : 0, 1));
-        if (S == 2) finals[1].push_back(slice(packed, 0, T, 1));
         continue;
       }
       const int64_t in = layer_in.shape()[2];
@@ -396,11 +400,11 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
     if (all_fused) {
       layer_out = D == 1 ? seq[0] : concat(seq, 2);
       if (l + 1 == L)
-        for (int64_t t = 0; t < T; ++t) steps.push_back(reshape(slice(layer_out, 0, t, 1), Shape{B, int64_t{D} * H}));
+        for (int64_t t = 0; t < T; ++t) steps.push_back(select(layer_out, t));  // [B, D*H]
     } else {
       for (int d = 0; d < D; ++d)  // a fused direction beside a graph one: cut its sequence into steps
         if (seq[d].defined())
-          for (int64_t t = 0; t < T; ++t) outs[d][t] = reshape(slice(seq[d], 0, t, 1), Shape{B, H});
+          for (int64_t t = 0; t < T; ++t) outs[d][t] = select(seq[d], t);
       std::vector<Var> rows;
       for (int64_t t = 0; t < T; ++t) {
         const Var step = D == 1 ? outs[0][t] : concat({outs[0][t], outs[1][t]}, 1);  // [B, D*H]

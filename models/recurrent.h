@@ -32,8 +32,9 @@
 // modes; the steps inside are the same ops in the same order, reaching the same parameter, px and state
 // gradient buffers: the gradients equal the plain mode's bit for bit (tests/test_recompute.cpp). The last
 // segment is recorded as usual (its backward comes first; recomputing it would only repeat it). Cost:
-// one more forward of all steps but the last segment's. Recompute mode uses the graph path for every cell (the fused fast path
-// keeps oneDNN's own workspace for all T). px, the outputs and their gradients stay O(T).
+// one more forward of all steps but the last segment's. Recompute mode uses the graph path for every cell
+// (the fused op keeps its saved gates for all T: Note [Step loop] in ops/rnn_sequence.cpp). px, the
+// outputs and their gradients stay O(T).
 #pragma once
 #include <memory>
 #include <optional>
@@ -57,8 +58,8 @@ struct RecurrentConfig {
   bool bidirectional = false;
   double dropout = 0;  // between layers (on every layer's output but the last), training mode only
   nlohmann::json cell_options = nlohmann::json::object();
-  // Note [Fused fast path] (models/cell.h): stock cells run each layer and direction as one oneDNN fused
-  // op in float32 when every sequence has full length. false forces the per-step graph everywhere (the
+  // Note [Fused fast path] (models/cell.h): stock cells run each layer and direction as one fused op
+  // (rnn_sequence) in float32 when every sequence has full length. false forces the per-step graph everywhere (the
   // reference). JSON key "fused", written only when false, so configs without it read as true.
   bool fused = true;
 
@@ -91,6 +92,12 @@ class Recurrent : public Module {
   void set_recompute(int64_t k);
   int64_t recompute() const { return recompute_; }
 
+  // Note [Fused fast path]: which float32 engine runs a fused layer -- the step loop (default: as fast as
+  // oneDNN's primitive on configs a-c and about half its memory per step) or oneDNN's RNN primitive. A
+  // runtime choice like set_recompute: not saved, and both are tested against the graph path.
+  void set_engine(RnnEngine engine);
+  RnnEngine engine() const { return engine_; }
+
   const RecurrentConfig& config() const { return config_; }
   int state_count() const { return cells_.front()->state_count(); }
   // The cell of layer `layer`, direction `direction` (0 forward, 1 reverse).
@@ -100,6 +107,7 @@ class Recurrent : public Module {
   RecurrentConfig config_;
   std::vector<Cell*> cells_;  // owned as children, index layer*D + direction
   int64_t recompute_ = 0;
+  RnnEngine engine_ = RnnEngine::step_loop;
 };
 
 // Truncated backpropagation through time: forward() runs the sequence in chunks of k steps, starting each

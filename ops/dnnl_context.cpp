@@ -17,7 +17,7 @@ struct GemmShapeHash {
   size_t operator()(const GemmShape& s) const {
     size_t h = 1469598103934665603ULL;
     for (int64_t v : {s.batch, s.m, s.n, s.k, int64_t(s.trans_a), int64_t(s.trans_b), int64_t(s.accumulate),
-                      int64_t(s.bias)})
+                      int64_t(s.bias), s.lda})
       h = (h ^ static_cast<size_t>(v)) * 1099511628211ULL;
     return h;
   }
@@ -26,6 +26,9 @@ struct GemmShapeHash {
 struct CachedMatmul {
   dnnl::matmul primitive;
   dnnl::memory src, weights, dst, bias;
+  // packed weights only: the user's layout (handle set per pack) and the reorder into the primitive's
+  dnnl::memory user_weights;
+  dnnl::reorder pack;
 };
 
 struct RnnShapeHash {
@@ -61,22 +64,26 @@ struct CachedRnn {
 struct DnnlContext::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  std::unordered_map<GemmShape, CachedMatmul, GemmShapeHash> matmuls;
+  std::unordered_map<GemmShape, CachedMatmul, GemmShapeHash> matmuls, packed_matmuls;
 
-  CachedMatmul create(const GemmShape& s) {
+  // packed: the weights in the layout the primitive prefers (format any), reached by `pack`.
+  CachedMatmul create(const GemmShape& s, bool packed = false) {
     using dt = dnnl::memory::data_type;
     using dims = dnnl::memory::dims;
     const bool batched = s.batch > 1;
     // Transposes are expressed as strides, so no copy is ever made.
-    const auto desc = [&](int64_t rows, int64_t cols, bool transposed) {
+    // ld: the stored row stride (the row length when dense).
+    const auto desc = [&](int64_t rows, int64_t cols, bool transposed, int64_t ld) {
       const dims shape = batched ? dims{s.batch, rows, cols} : dims{rows, cols};
-      const dims strides = transposed ? (batched ? dims{rows * cols, 1, rows} : dims{1, rows})
-                                      : (batched ? dims{rows * cols, cols, 1} : dims{cols, 1});
+      const dims strides = transposed ? (batched ? dims{rows * cols, 1, ld} : dims{1, ld})
+                                      : (batched ? dims{rows * cols, ld, 1} : dims{ld, 1});
       return dnnl::memory::desc(shape, dt::f32, strides);
     };
-    const auto src_md = desc(s.m, s.k, s.trans_a);
-    const auto weights_md = desc(s.k, s.n, s.trans_b);
-    const auto dst_md = desc(s.m, s.n, false);
+    const auto src_md = desc(s.m, s.k, s.trans_a, s.a_stride());
+    const auto user_weights_md = desc(s.k, s.n, s.trans_b, s.trans_b ? s.k : s.n);
+    const auto weights_md = packed ? dnnl::memory::desc(dims{s.k, s.n}, dt::f32, dnnl::memory::format_tag::any)
+                                   : user_weights_md;
+    const auto dst_md = desc(s.m, s.n, false, s.n);
     dnnl::primitive_attr attr;
     if (s.accumulate) {
       dnnl::post_ops ops;
@@ -84,16 +91,24 @@ struct DnnlContext::Impl {
       attr.set_post_ops(ops);
     }
     CachedMatmul c;
+    dnnl::matmul::primitive_desc pd;
     if (s.bias) {
       const auto bias_md = batched ? dnnl::memory::desc({1, 1, s.n}, dt::f32, dims{s.n, s.n, 1})
                                    : dnnl::memory::desc({1, s.n}, dt::f32, dims{s.n, 1});
-      c.primitive = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights_md, bias_md, dst_md), attr, engine));
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights_md, bias_md, dst_md), attr, engine);
       c.bias = dnnl::memory(bias_md, engine, nullptr);
     } else {
-      c.primitive = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights_md, dst_md), attr, engine));
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights_md, dst_md), attr, engine);
     }
+    c.primitive = dnnl::matmul(pd);
     c.src = dnnl::memory(src_md, engine, nullptr);
-    c.weights = dnnl::memory(weights_md, engine, nullptr);
+    if (packed) {
+      c.user_weights = dnnl::memory(user_weights_md, engine, nullptr);
+      c.weights = dnnl::memory(pd.weights_desc(), engine, nullptr);
+      c.pack = dnnl::reorder(c.user_weights, c.weights);
+    } else {
+      c.weights = dnnl::memory(weights_md, engine, nullptr);
+    }
     c.dst = dnnl::memory(dst_md, engine, nullptr);
     return c;
   }
@@ -246,10 +261,13 @@ struct DnnlContext::Impl {
 DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {}
 DnnlContext::~DnnlContext() = default;
 
-size_t DnnlContext::cached_primitives() const { return impl_->matmuls.size() + impl_->rnns.size(); }
+size_t DnnlContext::cached_primitives() const {
+  return impl_->matmuls.size() + impl_->packed_matmuls.size() + impl_->rnns.size();
+}
 
 void DnnlContext::gemm(const GemmShape& s, const float* a, const float* b, float* c, const float* bias) {
   UNROLL_CHECK(!(s.bias && s.accumulate), UsageError, "gemm: bias with accumulate is not supported");
+  UNROLL_CHECK(s.lda == 0 || s.batch == 1, UsageError, "gemm: a row stride (lda) is only supported unbatched");
   auto it = impl_->matmuls.find(s);
   if (it == impl_->matmuls.end()) it = impl_->matmuls.emplace(s, impl_->create(s)).first;
   CachedMatmul& m = it->second;
@@ -257,6 +275,33 @@ void DnnlContext::gemm(const GemmShape& s, const float* a, const float* b, float
   m.weights.set_data_handle(const_cast<float*>(b));
   m.dst.set_data_handle(c);
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, m.src}, {DNNL_ARG_WEIGHTS, m.weights}, {DNNL_ARG_DST, m.dst}};
+  if (s.bias) {
+    m.bias.set_data_handle(const_cast<float*>(bias));
+    args.emplace(DNNL_ARG_BIAS, m.bias);
+  }
+  m.primitive.execute(impl_->stream, args);
+  impl_->stream.wait();
+}
+
+PackedWeights DnnlContext::pack_weights(const GemmShape& s, const float* b) {
+  UNROLL_CHECK(s.batch == 1 && !s.accumulate, UsageError, "pack_weights: only unbatched products without accumulate");
+  auto it = impl_->packed_matmuls.find(s);
+  if (it == impl_->packed_matmuls.end()) it = impl_->packed_matmuls.emplace(s, impl_->create(s, true)).first;
+  CachedMatmul& m = it->second;
+  auto packed = std::make_shared<dnnl::memory>(m.weights.get_desc(), impl_->engine);
+  m.user_weights.set_data_handle(const_cast<float*>(b));
+  m.pack.execute(impl_->stream, m.user_weights, *packed);
+  impl_->stream.wait();
+  return PackedWeights{s, packed};
+}
+
+void DnnlContext::gemm(const GemmShape& s, const float* a, const PackedWeights& w, float* c, const float* bias) {
+  UNROLL_CHECK(w.shape == s && w.memory, UsageError, "gemm: the packed weights were made for another shape");
+  CachedMatmul& m = impl_->packed_matmuls.at(s);
+  m.src.set_data_handle(const_cast<float*>(a));
+  m.dst.set_data_handle(c);
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, m.src}, {DNNL_ARG_WEIGHTS, *static_cast<const dnnl::memory*>(w.memory.get())}, {DNNL_ARG_DST, m.dst}};
   if (s.bias) {
     m.bias.set_data_handle(const_cast<float*>(bias));
     args.emplace(DNNL_ARG_BIAS, m.bias);

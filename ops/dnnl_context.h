@@ -45,6 +45,14 @@ struct RnnGrads {
   const float *dx, *dh0, *dc0, *dw_layer, *dw_iter, *dbias;
 };
 
+// The weights (B) of a GEMM that many calls share, copied into the layout oneDNN's matmul prefers for that
+// shape (blocked; with plain weights a small-M product repacks them on every call). Made by
+// DnnlContext::pack_weights; an independent copy, valid as long as this handle lives.
+struct PackedWeights {
+  GemmShape shape;
+  std::shared_ptr<const void> memory;  // a dnnl::memory
+};
+
 class DnnlContext {
  public:
   DnnlContext();
@@ -54,6 +62,9 @@ class DnnlContext {
 
   // float32 GEMM on a cached oneDNN matmul primitive (created once per GemmShape).
   void gemm(const GemmShape& shape, const float* a, const float* b, float* c, const float* bias);
+  // The same with B packed once (unbatched, without accumulate): for one weight used by many products.
+  PackedWeights pack_weights(const GemmShape& shape, const float* b);
+  void gemm(const GemmShape& shape, const float* a, const PackedWeights& b, float* c, const float* bias);
 
   // Fused RNN (see RnnShape): forward_training, then backward with the forward's workspace (or
   // forward_inference alone). Primitives, weight reorders and scratch are created once per RnnShape.

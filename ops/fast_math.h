@@ -56,3 +56,16 @@ inline float tanh(float x) {
 inline float sigmoid(float x) { return 0.5f + 0.5f * tanh(0.5f * x); }
 
 }  // namespace unroll::fast
+
+// The activations every kernel uses, chosen by type: fast:: in float32, libm in float64 (the reference).
+// The float64 sigmoid is stable on both tails: it never exponentiates a large positive number.
+namespace unroll::act {
+inline float sigmoid(float x) { return fast::sigmoid(x); }
+inline double sigmoid(double x) {
+  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1.0 + e);
+}
+inline float tanh(float x) { return fast::tanh(x); }
+inline double tanh(double x) { return std::tanh(x); }
+}  // namespace unroll::act

@@ -19,6 +19,14 @@ inline Var record_op(OpKind op, std::initializer_list<Var> inputs, Tensor value,
   return tape.record(RecordSpec{op, inputs.begin(), inputs.size(), std::move(value), backward, attrs, std::move(aux)});
 }
 
+// An op whose value is a view of its one input's value from element `offset` on (Note [Gradient views]).
+inline Var record_view_op(OpKind op, const Var& input, Tensor value, BackwardFn backward, int64_t offset,
+                          OpAttrs attrs = {}) {
+  RecordSpec spec{op, &input, 1, std::move(value), backward, attrs};
+  spec.view_offset = offset;
+  return input.tape().record(spec);
+}
+
 inline Var record_op(OpKind op, const std::vector<Var>& inputs, Tensor value, BackwardFn backward,
                      OpAttrs attrs = {}, Tensor aux = {}) {
   Tape& tape = inputs.front().tape();

@@ -47,6 +47,7 @@ Var reshape(Var x, const Shape& shape);  // same number of elements; a view, no 
 Var transpose(Var x);                    // 2-D
 Var concat(const std::vector<Var>& xs, int axis);
 Var slice(Var x, int axis, int64_t start, int64_t length);
+Var select(Var x, int64_t index);  // x[index] along axis 0, that axis dropped: [N, ...] -> [...] (rank >= 2)
 std::vector<Var> split(Var x, int axis, const std::vector<int64_t>& sizes);
 std::vector<Var> chunk(Var x, int axis, int pieces);              // equal pieces
 Var gather_rows(Var table, const std::vector<int64_t>& indices);  // table [V, D] -> [N, D]
@@ -73,7 +74,11 @@ Var gru_lbr_update(Var x_proj, Var h_proj, Var h_prev);
 // Returns [T, B, H] (h at every t), and for LSTM [T+1, B, H] whose last row is the final c.
 enum class RnnKind : uint8_t { lstm, gru_lbr, rnn_tanh, rnn_relu };
 const char* rnn_kind_name(RnnKind kind);  // "lstm", "gru_lbr", "rnn_tanh", "rnn_relu"
-Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse);
+// engine (float32 only; float64 always runs the step loop): oneDNN's fused primitive, or the step loop of
+// Note [Step loop] with oneDNN GEMMs, which keeps a quarter of the primitive's memory per step.
+enum class RnnEngine : uint8_t { primitive, step_loop };
+Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse,
+                 RnnEngine engine = RnnEngine::primitive);
 
 // ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
 inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }

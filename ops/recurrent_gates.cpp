@@ -13,11 +13,6 @@ namespace unroll {
 
 namespace {
 
-inline float act_sigmoid(float x) { return fast::sigmoid(x); }
-inline double act_sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x)); }
-inline float act_tanh(float x) { return fast::tanh(x); }
-inline double act_tanh(double x) { return std::tanh(x); }
-
 void check_gates(const char* op, const Var& gates, const Var& state, int blocks) {
   check_same_tape(op, gates, state);
   check_same_dtype(op, gates, state);
@@ -43,7 +38,7 @@ UNROLL_SIMD_CLONES void lstm_cell_state_loop(const T* __restrict gates, const T*
     T* g = f + hidden;
     T* out = cell + b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T ik = act_sigmoid(a[k]), fk = act_sigmoid(a[hidden + k]), gk = act_tanh(a[2 * hidden + k]);
+      const T ik = act::sigmoid(a[k]), fk = act::sigmoid(a[hidden + k]), gk = act::tanh(a[2 * hidden + k]);
       i[k] = ik;
       f[k] = fk;
       g[k] = gk;
@@ -110,7 +105,7 @@ UNROLL_SIMD_CLONES void lstm_hidden_loop(const T* __restrict gates, const T* __r
     T* tc = o + hidden;
     T* out = h + b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T ok = act_sigmoid(a[k]), tk = act_tanh(cb[k]);
+      const T ok = act::sigmoid(a[k]), tk = act::tanh(cb[k]);
       o[k] = ok;
       tc[k] = tk;
       out[k] = ok * tk;
@@ -172,9 +167,9 @@ UNROLL_SIMD_CLONES void gru_lbr_update_loop(const T* __restrict x_proj, const T*
     T* n = z + hidden;
     T* out = h + b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T rk = act_sigmoid(x[k] + hp[k]);
-      const T zk = act_sigmoid(x[hidden + k] + hp[hidden + k]);
-      const T nk = act_tanh(x[2 * hidden + k] + rk * hp[2 * hidden + k]);
+      const T rk = act::sigmoid(x[k] + hp[k]);
+      const T zk = act::sigmoid(x[hidden + k] + hp[hidden + k]);
+      const T nk = act::tanh(x[2 * hidden + k] + rk * hp[2 * hidden + k]);
       r[k] = rk;
       z[k] = zk;
       n[k] = nk;

@@ -12,6 +12,8 @@ struct GemmShape {
   bool trans_a = false, trans_b = false;
   bool accumulate = false;  // C += ... instead of C = ...
   bool bias = false;        // add bias[n] to every row (only with accumulate == false)
+  int64_t lda = 0;          // A's row stride as stored (>= its row length); 0: dense. Unbatched only.
+  int64_t a_stride() const { return lda != 0 ? lda : trans_a ? m : k; }
   friend bool operator==(const GemmShape&, const GemmShape&) = default;
 };
 
@@ -26,7 +28,7 @@ void gemm_reference(const GemmShape& s, const T* a, const T* b, T* c, const T* b
       if (!s.accumulate)
         for (int64_t j = 0; j < s.n; ++j) row[j] = s.bias ? bias[j] : T(0);
       for (int64_t p = 0; p < s.k; ++p) {
-        const T aip = s.trans_a ? A[p * s.m + i] : A[i * s.k + p];
+        const T aip = s.trans_a ? A[p * s.a_stride() + i] : A[i * s.a_stride() + p];
         if (s.trans_b)
           for (int64_t j = 0; j < s.n; ++j) row[j] += aip * B[j * s.k + p];
         else

@@ -1,9 +1,13 @@
 // What lives here: rnn_sequence, one stock-cell layer in one direction over a whole sequence as ONE recorded
 // op (the fast path models/recurrent.cpp takes for stock cells; the graph of per-step ops stays the
-// definition and the tests' reference). float32 runs oneDNN's fused primitives through DnnlContext
-// (lstm, lbr_gru, vanilla_rnn: forward_training keeps a workspace in the tape's arena, backward reads it;
-// forward_inference, without workspace, when nothing needs a gradient);
-// float64 runs the reference loop below (oneDNN has no float64 RNN), which the finite-difference test checks.
+// definition and the tests' reference). Two engines (RnnEngine, ops/ops.h):
+//   step_loop (Note [Step loop] below): our own loop over the steps -- one GEMM for the input projection of
+//     all steps, one small GEMM per step on weights packed once, the gate math in vectorised loops, and
+//     the weight gradients as single GEMMs over all steps. float64 always runs it (the finite-difference
+//     test checks it); float32 with oneDNN's GEMMs, by default;
+//   primitive: oneDNN's fused RNN primitives through DnnlContext (lstm, lbr_gru, vanilla_rnn, float32 only:
+//     forward_training keeps a workspace in the tape's arena, backward reads it; forward_inference, without
+//     workspace, when nothing needs a gradient).
 //
 // Formulas (the stock cells of models/cells.h; gx = W_ih x_t + b_ih, gh = W_hh h + b_hh, PyTorch order):
 //   lstm      [i f g o] = gx + gh;  c' = s(f) c + s(i) tanh(g);  h' = s(o) tanh(c')
@@ -25,7 +29,8 @@
 #include "ops/gemm.h"
 #include "ops/op.h"
 #include "ops/ops.h"
-#include "ops/reference_kernels.h"
+#include "ops/fast_math.h"
+#include "ops/simd.h"
 
 namespace unroll {
 
@@ -50,7 +55,6 @@ struct Dims {
   bool lstm() const { return kind == RnnKind::lstm; }
   bool gru() const { return kind == RnnKind::gru_lbr; }
   int64_t time(int64_t k) const { return reverse ? T - 1 - k : k; }  // the k-th step processed
-  int64_t aux_width() const { return lstm() ? 5 * H : gru() ? 4 * H : 0; }  // reference path, per row
   RnnShape shape(bool inference = false) const { return RnnShape{kind, reverse, T, B, I, H, inference}; }
 };
 
@@ -60,119 +64,255 @@ Dims dims_of(RnnKind kind, bool reverse, const Shape& x, const Shape& w_hh) {
   return Dims{kind, reverse, x[0], x[1], x[2], w_hh[1], gate_count(kind)};
 }
 
-template <class T>
-T sigm(T v) { return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v)); }
+// ---- the step loop: float64 always, float32 when the primitive is not used (Note [Step loop]) ----
+//
+// Note [Step loop]: aux keeps, per step, what backward needs and nothing else:
+//   gates [T, B, G*H]: the input projection gx of all steps (one GEMM), overwritten in each step by the gate
+//     activations (lstm i f g o, gru r z n; rnn keeps gx), and in backward by the gate pre-activation
+//     gradients da -- so the weight and input gradients are single GEMMs over all T*B rows;
+//   kept [T, B, H]: lstm c; gru gh_n = W_hn h + b_hn, replaced in backward by da_n r; rnn: nothing.
+// With h (the output) that is what BPTT needs: for config b's LSTM 5 * 32 * 256 floats = 0.16 MiB per step,
+// against 0.62 MiB of oneDNN's workspace. Backward overwrites aux only in the tape's last backward (Note
+// [Consumed activations] in graph/tape.h); otherwise it copies the gates first.
 
-// ---- float64 (and any-T) reference: the formulas above, one step at a time ----
+int64_t kept_width(const Dims& d) { return d.lstm() || d.gru() ? d.H : 0; }
+int64_t aux_elements(const Dims& d) { return d.T * d.B * (d.G * d.H + kept_width(d)); }
 
-// aux [T, B, A] keeps what backward needs per step: lstm i f g o c (A = 5H); gru r z n gh_n (A = 4H).
+// [i f g o] = s(a_i), s(a_f), tanh(a_g), s(a_o), a = gx + gh (gates: gx in, activations out);
+// c = f c_prev + i g;  h = o tanh(c)
 template <class T>
-void reference_forward(const Dims& d, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
-                       const T* b_ih, const T* b_hh, T* out, T* aux) {
-  const int64_t B = d.B, H = d.H, GH = d.G * H, A = d.aux_width();
-  std::vector<T> gx(static_cast<size_t>(B * GH)), gh(gx.size()), h(h0, h0 + B * H), c(static_cast<size_t>(B * H));
-  if (d.lstm()) std::copy(c0, c0 + B * H, c.begin());
-  for (int64_t k = 0; k < d.T; ++k) {
-    const int64_t t = d.time(k);
-    gemm_reference<T>({.m = B, .n = GH, .k = d.I, .trans_b = true, .bias = true}, x + t * B * d.I, w_ih, gx.data(), b_ih);
-    gemm_reference<T>({.m = B, .n = GH, .k = H, .trans_b = true, .bias = true}, h.data(), w_hh, gh.data(), b_hh);
-    for (int64_t b = 0; b < B; ++b) {
-      const T* px = gx.data() + b * GH;
-      const T* ph = gh.data() + b * GH;
-      T* a = aux + (t * B + b) * A;
-      T* hb = h.data() + b * H;
-      for (int64_t j = 0; j < H; ++j) {
-        if (d.lstm()) {
-          const T i = sigm(px[j] + ph[j]), f = sigm(px[H + j] + ph[H + j]);
-          const T g = std::tanh(px[2 * H + j] + ph[2 * H + j]), o = sigm(px[3 * H + j] + ph[3 * H + j]);
-          T& cj = c[static_cast<size_t>(b * H + j)];
-          cj = f * cj + i * g;
-          hb[j] = o * std::tanh(cj);
-          a[j] = i, a[H + j] = f, a[2 * H + j] = g, a[3 * H + j] = o, a[4 * H + j] = cj;
-        } else if (d.gru()) {
-          const T r = sigm(px[j] + ph[j]), z = sigm(px[H + j] + ph[H + j]);
-          const T n = std::tanh(px[2 * H + j] + r * ph[2 * H + j]);
-          hb[j] = (1 - z) * n + z * hb[j];
-          a[j] = r, a[H + j] = z, a[2 * H + j] = n, a[3 * H + j] = ph[2 * H + j];
-        } else {
-          const T pre = px[j] + ph[j];
-          hb[j] = d.kind == RnnKind::rnn_relu ? std::max(pre, T(0)) : std::tanh(pre);
-        }
-      }
+UNROLL_SIMD_CLONES void lstm_step(T* __restrict gates, const T* __restrict gh, const T* __restrict c_prev,
+                                  T* __restrict c, T* __restrict h, int64_t batch, int64_t hidden) {
+  for (int64_t b = 0; b < batch; ++b) {
+    T* a = gates + b * 4 * hidden;
+    const T* p = gh + b * 4 * hidden;
+    const int64_t r = b * hidden;
+    for (int64_t k = 0; k < hidden; ++k) {
+      const T i = act::sigmoid(a[k] + p[k]), f = act::sigmoid(a[hidden + k] + p[hidden + k]);
+      const T g = act::tanh(a[2 * hidden + k] + p[2 * hidden + k]);
+      const T o = act::sigmoid(a[3 * hidden + k] + p[3 * hidden + k]);
+      a[k] = i;
+      a[hidden + k] = f;
+      a[2 * hidden + k] = g;
+      a[3 * hidden + k] = o;
+      const T ck = f * c_prev[r + k] + i * g;
+      c[r + k] = ck;
+      h[r + k] = o * act::tanh(ck);
     }
-    std::copy(h.begin(), h.end(), out + t * B * H);
   }
-  if (d.lstm()) std::copy(c.begin(), c.end(), out + d.T * B * H);
 }
 
-// Gradients of all inputs (overwritten) by BPTT over the saved activations. With da the gradient of a
-// gate pre-activation at step t: dW_ih += da_x^T x_t, db_ih += sum_b da_x, dx_t = da_x W_ih, and the same
-// with W_hh, h_{t-1} and da_h (= da_x except gru's n block: da_h = da_n r); dh_{t-1} = da_h W_hh (+ dh z).
+// dh = dy + dh_next;  dc = dc_next + dh o (1 - tanh(c)^2);  da_i = dc g i(1-i);  da_f = dc c_prev f(1-f);
+// da_g = dc i (1-g^2);  da_o = dh tanh(c) o(1-o);  dc_next <- dc f   (gates: activations in, da out)
 template <class T>
-struct ReferenceGrads {
-  std::vector<T> dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh;
+UNROLL_SIMD_CLONES void lstm_step_backward(T* __restrict gates, const T* __restrict c, const T* __restrict c_prev,
+                                           const T* __restrict dy, const T* __restrict dh_next,
+                                           T* __restrict dc_next, int64_t batch, int64_t hidden) {
+  for (int64_t b = 0; b < batch; ++b) {
+    T* a = gates + b * 4 * hidden;
+    const int64_t r = b * hidden;
+    for (int64_t k = 0; k < hidden; ++k) {
+      const T i = a[k], f = a[hidden + k], g = a[2 * hidden + k], o = a[3 * hidden + k];
+      const T tc = act::tanh(c[r + k]);
+      const T dh = dy[r + k] + dh_next[r + k];
+      const T dc = dc_next[r + k] + dh * o * (1 - tc * tc);
+      a[k] = dc * g * i * (1 - i);
+      a[hidden + k] = dc * c_prev[r + k] * f * (1 - f);
+      a[2 * hidden + k] = dc * i * (1 - g * g);
+      a[3 * hidden + k] = dh * tc * o * (1 - o);
+      dc_next[r + k] = dc * f;
+    }
+  }
+}
+
+// r = s(gx_r + gh_r), z = s(gx_z + gh_z), n = tanh(gx_n + r gh_n), h = (1-z) n + z h_prev
+// (gates: gx in, r z n out; gh_n kept for backward)
+template <class T>
+UNROLL_SIMD_CLONES void gru_step(T* __restrict gates, const T* __restrict gh, const T* __restrict h_prev,
+                                 T* __restrict gh_n, T* __restrict h, int64_t batch, int64_t hidden) {
+  for (int64_t b = 0; b < batch; ++b) {
+    T* a = gates + b * 3 * hidden;
+    const T* p = gh + b * 3 * hidden;
+    const int64_t r = b * hidden;
+    for (int64_t k = 0; k < hidden; ++k) {
+      const T rk = act::sigmoid(a[k] + p[k]), zk = act::sigmoid(a[hidden + k] + p[hidden + k]);
+      const T nk = act::tanh(a[2 * hidden + k] + rk * p[2 * hidden + k]);
+      a[k] = rk;
+      a[hidden + k] = zk;
+      a[2 * hidden + k] = nk;
+      gh_n[r + k] = p[2 * hidden + k];
+      h[r + k] = (1 - zk) * nk + zk * h_prev[r + k];
+    }
+  }
+}
+
+// dh = dy + dh_next;  da_n = dh (1-z)(1-n^2);  da_r = da_n gh_n r(1-r);  da_z = dh (h_prev - n) z(1-z);
+// gates <- [da_r da_z da_n] (W_ih's);  gh_n <- da_n r;  dgh <- [da_r da_z da_n r] (W_hh's);  carry <- dh z
+template <class T>
+UNROLL_SIMD_CLONES void gru_step_backward(T* __restrict gates, T* __restrict gh_n, const T* __restrict h_prev,
+                                          const T* __restrict dy, const T* __restrict dh_next, T* __restrict dgh,
+                                          T* __restrict carry, int64_t batch, int64_t hidden) {
+  for (int64_t b = 0; b < batch; ++b) {
+    T* a = gates + b * 3 * hidden;
+    T* ah = dgh + b * 3 * hidden;
+    const int64_t r = b * hidden;
+    for (int64_t k = 0; k < hidden; ++k) {
+      const T rk = a[k], zk = a[hidden + k], nk = a[2 * hidden + k];
+      const T dh = dy[r + k] + dh_next[r + k];
+      const T da_n = dh * (1 - zk) * (1 - nk * nk);
+      const T da_r = da_n * gh_n[r + k] * rk * (1 - rk);
+      const T da_z = dh * (h_prev[r + k] - nk) * zk * (1 - zk);
+      a[k] = ah[k] = da_r;
+      a[hidden + k] = ah[hidden + k] = da_z;
+      a[2 * hidden + k] = da_n;
+      gh_n[r + k] = ah[2 * hidden + k] = da_n * rk;
+      carry[r + k] = dh * zk;
+    }
+  }
+}
+
+// h = tanh(a) or max(a, 0), a = gx + gh (gates keep gx)
+template <bool kRelu, class T>
+UNROLL_SIMD_CLONES void rnn_step(const T* __restrict gates, const T* __restrict gh, T* __restrict h, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T a = gates[i] + gh[i];
+    h[i] = kRelu ? (a > 0 ? a : T(0)) : act::tanh(a);
+  }
+}
+
+// da = dh (1 - h^2), or dh [h > 0];  dh = dy + dh_next   (gates <- da)
+template <bool kRelu, class T>
+UNROLL_SIMD_CLONES void rnn_step_backward(T* __restrict gates, const T* __restrict h, const T* __restrict dy,
+                                          const T* __restrict dh_next, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T dh = dy[i] + dh_next[i];
+    gates[i] = kRelu ? (h[i] > 0 ? dh : T(0)) : dh * (1 - h[i] * h[i]);
+  }
+}
+
+// A product with one weight matrix at every step (h W_hh^T + b_hh forward, da W_hh backward). float32 packs
+// the weights once per sequence into the layout oneDNN's matmul prefers for the step's small M (with plain
+// weights it would repack them on every call); float64 runs the reference kernel on them as they are.
+template <class T>
+class StepProduct {
+ public:
+  StepProduct(Tape& tape, const GemmShape& shape, const T* w) : tape_(tape), shape_(shape), w_(w) {
+    if constexpr (std::is_same_v<T, float>) packed_ = dnnl_context(tape).pack_weights(shape, w);
+  }
+  void operator()(const T* a, T* c, const T* bias = nullptr) const {
+    if constexpr (std::is_same_v<T, float>)
+      dnnl_context(tape_).gemm(shape_, a, packed_, c, bias);
+    else
+      gemm<T>(tape_, shape_, a, w_, c, bias);
+  }
+
+ private:
+  Tape& tape_;
+  GemmShape shape_;
+  const T* w_;
+  PackedWeights packed_;
 };
 
 template <class T>
-ReferenceGrads<T> reference_backward(const Dims& d, const T* x, const T* h0, const T* c0, const T* w_ih,
-                                     const T* w_hh, const T* out, const T* aux, const T* dout) {
-  const int64_t B = d.B, H = d.H, I = d.I, GH = d.G * H, A = d.aux_width();
+void loop_forward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
+                  const T* b_ih, const T* b_hh, T* out, T* aux) {
+  const int64_t B = d.B, H = d.H, GH = d.G * H;
+  T* gates = aux;
+  T* kept = aux + d.T * B * GH;
+  gemm<T>(tape, {.m = d.T * B, .n = GH, .k = d.I, .trans_b = true, .bias = true}, x, w_ih, gates, b_ih);
+  std::vector<T> gh(static_cast<size_t>(B * GH));
+  const StepProduct<T> project_hidden(tape, {.m = B, .n = GH, .k = H, .trans_b = true, .bias = true}, w_hh);
+  for (int64_t k = 0; k < d.T; ++k) {
+    const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
+    const T* h_prev = tp >= 0 ? out + tp * B * H : h0;
+    project_hidden(h_prev, gh.data(), b_hh);
+    T* a = gates + t * B * GH;
+    T* h = out + t * B * H;
+    if (d.lstm())
+      lstm_step<T>(a, gh.data(), tp >= 0 ? kept + tp * B * H : c0, kept + t * B * H, h, B, H);
+    else if (d.gru())
+      gru_step<T>(a, gh.data(), h_prev, kept + t * B * H, h, B, H);
+    else if (d.kind == RnnKind::rnn_relu)
+      rnn_step<true, T>(a, gh.data(), h, B * H);
+    else
+      rnn_step<false, T>(a, gh.data(), h, B * H);
+  }
+  if (d.lstm()) std::copy_n(kept + d.time(d.T - 1) * B * H, B * H, out + d.T * B * H);  // the final c
+}
+
+// Where loop_backward adds each input's gradient (null: not needed).
+template <class T>
+struct LoopGrads {
+  T *dx, *dh0, *dc0, *dw_ih, *dw_hh, *db_ih, *db_hh;
+};
+
+// BPTT over the saved activations, the gradients ADDED to g. With da the gate pre-activation gradients
+// of all steps (in place of the gates) and da_h = da except gru's n block (da_n r, in place of gh_n):
+// dx += da W_ih, dW_ih += da^T x, db_ih += sum da, dW_hh += da_h^T h_prev, db_hh += sum da_h.
+template <class T>
+void loop_backward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
+                   const T* out, T* aux, const T* dout, const LoopGrads<T>& g) {
+  const int64_t B = d.B, H = d.H, I = d.I, GH = d.G * H, rows = d.T * B;
+  T* gates = aux;
+  T* kept = aux + rows * GH;
   const auto n = [](int64_t v) { return static_cast<size_t>(v); };
-  ReferenceGrads<T> g{std::vector<T>(n(d.T * B * I)), {}, {}, std::vector<T>(n(GH * I)),
-                      std::vector<T>(n(GH * H)),      std::vector<T>(n(GH)), std::vector<T>(n(GH))};
-  std::vector<T> dh_next(n(B * H)), dc_next(n(B * H)), dh(n(B * H)), dgx(n(B * GH)), dgh(n(B * GH));
-  if (d.lstm()) std::copy(dout + d.T * B * H, dout + (d.T + 1) * B * H, dc_next.begin());
+  std::vector<T> dh_next(n(B * H)), dc_next(n(B * H)), carry(n(d.gru() ? B * H : 0)), dgh(n(d.gru() ? B * GH : 0));
+  if (d.lstm()) std::copy_n(dout + d.T * B * H, B * H, dc_next.begin());
+  const StepProduct<T> back_to_hidden(tape, {.m = B, .n = H, .k = GH}, w_hh);
   for (int64_t k = d.T - 1; k >= 0; --k) {
     const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
     const T* h_prev = tp >= 0 ? out + tp * B * H : h0;
-    for (int64_t b = 0; b < B; ++b) {
-      const T* a = aux + (t * B + b) * A;
-      T* ax = dgx.data() + b * GH;
-      T* ah = dgh.data() + b * GH;
-      for (int64_t j = 0; j < H; ++j) {
-        const size_t bj = n(b * H + j);
-        const T dhj = dout[(t * B + b) * H + j] + dh_next[bj];
-        dh[bj] = dhj;
-        if (d.lstm()) {
-          const T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j], tc = std::tanh(a[4 * H + j]);
-          const T cp = tp >= 0 ? aux[(tp * B + b) * A + 4 * H + j] : c0[bj];
-          const T dc = dc_next[bj] + dhj * o * (1 - tc * tc);
-          ax[j] = ah[j] = dc * gg * i * (1 - i);
-          ax[H + j] = ah[H + j] = dc * cp * f * (1 - f);
-          ax[2 * H + j] = ah[2 * H + j] = dc * i * (1 - gg * gg);
-          ax[3 * H + j] = ah[3 * H + j] = dhj * tc * o * (1 - o);
-          dc_next[bj] = dc * f;
-        } else if (d.gru()) {
-          const T r = a[j], z = a[H + j], nn = a[2 * H + j], hn = a[3 * H + j];
-          const T da_n = dhj * (1 - z) * (1 - nn * nn);
-          ax[j] = ah[j] = da_n * hn * r * (1 - r);
-          ax[H + j] = ah[H + j] = dhj * (h_prev[bj] - nn) * z * (1 - z);
-          ax[2 * H + j] = da_n;
-          ah[2 * H + j] = da_n * r;
-        } else {
-          const T y = out[(t * B + b) * H + j];
-          ax[j] = ah[j] = dhj * (d.kind == RnnKind::rnn_relu ? (y > 0 ? T(1) : T(0)) : 1 - y * y);
-        }
-      }
+    T* a = gates + t * B * GH;
+    const T* dy = dout + t * B * H;
+    const T* da_h = a;
+    if (d.lstm()) {
+      lstm_step_backward<T>(a, kept + t * B * H, tp >= 0 ? kept + tp * B * H : c0, dy, dh_next.data(), dc_next.data(),
+                            B, H);
+    } else if (d.gru()) {
+      gru_step_backward<T>(a, kept + t * B * H, h_prev, dy, dh_next.data(), dgh.data(), carry.data(), B, H);
+      da_h = dgh.data();
+    } else if (d.kind == RnnKind::rnn_relu) {
+      rnn_step_backward<true, T>(a, out + t * B * H, dy, dh_next.data(), B * H);
+    } else {
+      rnn_step_backward<false, T>(a, out + t * B * H, dy, dh_next.data(), B * H);
     }
-    gemm_reference<T>({.m = GH, .n = I, .k = B, .trans_a = true, .accumulate = true}, dgx.data(), x + t * B * I,
-                      g.dw_ih.data(), nullptr);
-    gemm_reference<T>({.m = B, .n = I, .k = GH, .accumulate = true}, dgx.data(), w_ih, g.dx.data() + t * B * I, nullptr);
-    gemm_reference<T>({.m = GH, .n = H, .k = B, .trans_a = true, .accumulate = true}, dgh.data(), h_prev,
-                      g.dw_hh.data(), nullptr);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < GH; ++j) {
-        g.db_ih[n(j)] += dgx[n(b * GH + j)];
-        g.db_hh[n(j)] += dgh[n(b * GH + j)];
-      }
-    gemm_reference<T>({.m = B, .n = H, .k = GH}, dgh.data(), w_hh, dh_next.data(), nullptr);
+    back_to_hidden(da_h, dh_next.data());  // dh_{t-1} = da_h W_hh (+ dh z)
     if (d.gru())
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < H; ++j) dh_next[n(b * H + j)] += dh[n(b * H + j)] * aux[(t * B + b) * A + H + j];
+      for (int64_t i = 0; i < B * H; ++i) dh_next[n(i)] += carry[n(i)];
   }
-  g.dh0 = std::move(dh_next);
-  g.dc0 = std::move(dc_next);
-  return g;
+  if (g.dh0) for (int64_t i = 0; i < B * H; ++i) g.dh0[i] += dh_next[n(i)];
+  if (g.dc0) for (int64_t i = 0; i < B * H; ++i) g.dc0[i] += dc_next[n(i)];
+
+  // The products over all steps. Column sums are products with a ones vector: da^T 1. (One product over
+  // all rows: chunks of rows would keep the vector O(1), 4 bytes per row, but each chunk length is one more
+  // oneDNN primitive, which cost more memory than the vector in config b.)
+  const std::vector<T> ones(n(rows), T(1));
+  const auto add_column_sums = [&](const T* src, int64_t ld, int64_t width, T* dst) {
+    gemm<T>(tape, {.m = width, .n = 1, .k = rows, .trans_a = true, .accumulate = true, .lda = ld}, src, ones.data(), dst);
+  };
+  if (g.dx) gemm<T>(tape, {.m = rows, .n = I, .k = GH, .accumulate = true}, gates, w_ih, g.dx);
+  if (g.dw_ih) gemm<T>(tape, {.m = GH, .n = I, .k = rows, .trans_a = true, .accumulate = true}, gates, x, g.dw_ih);
+  if (g.db_ih) add_column_sums(gates, GH, GH, g.db_ih);
+  // da_h in blocks of W_hh's rows: all of da (lstm, rnn); gru: r, z from da (row stride 3H), n from kept.
+  struct Block {
+    const T* src;
+    int64_t ld, width, first_row;
+  };
+  const std::vector<Block> blocks = d.gru() ? std::vector<Block>{{gates, GH, 2 * H, 0}, {kept, H, H, 2 * H}}
+                                            : std::vector<Block>{{gates, GH, GH, 0}};
+  // h_prev of step t is out[t - 1] (out[t + 1] in reverse), except the first step processed: h0.
+  const int64_t first = d.time(0), with_prev = d.reverse ? 0 : 1, prev_of_it = d.reverse ? 1 : 0;
+  for (const Block& blk : blocks) {
+    if (g.dw_hh) {
+      T* dst = g.dw_hh + blk.first_row * H;
+      if (d.T > 1)
+        gemm<T>(tape, {.m = blk.width, .n = H, .k = (d.T - 1) * B, .trans_a = true, .accumulate = true, .lda = blk.ld},
+                blk.src + with_prev * B * blk.ld, out + prev_of_it * B * H, dst);
+      gemm<T>(tape, {.m = blk.width, .n = H, .k = B, .trans_a = true, .accumulate = true, .lda = blk.ld},
+              blk.src + first * B * blk.ld, h0, dst);
+    }
+    if (g.db_hh) add_column_sums(blk.src, blk.ld, blk.width, g.db_hh + blk.first_row);
+  }
 }
 
 // ---- float32: oneDNN (Note on the layout in the header comment) ----
@@ -221,27 +361,32 @@ DnnlParams dnnl_params(const Dims& d, const float* w_ih, const float* w_hh, cons
 void rnn_sequence_backward(BackwardContext& c) {
   const Dims d = dims_of(static_cast<RnnKind>(c.attrs().i[0]), c.attrs().i[1] != 0, c.in(kX).shape(),
                          c.in(kWhh).shape());
-  const int64_t B = d.B, H = d.H, GH = d.G * H, I = d.I;
-  const auto accumulate = [&](int input, const auto* src, int64_t count) {
-    if (!c.needs(input)) return;
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
-    T* dst = c.din(input).data<T>();
-    for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
-  };
-  if (c.out().dtype() == DType::f64) {
-    const auto in = [&](int i) { return c.in(i).data<double>(); };
-    const ReferenceGrads<double> g = reference_backward<double>(d, in(kX), in(kH0), d.lstm() ? in(kC0) : nullptr,
-                                                                in(kWih), in(kWhh), c.out().data<double>(),
-                                                                c.aux().data<double>(), c.dout().data<double>());
-    accumulate(kX, g.dx.data(), d.T * B * I);
-    accumulate(kH0, g.dh0.data(), B * H);
-    if (d.lstm()) accumulate(kC0, g.dc0.data(), B * H);
-    accumulate(kWih, g.dw_ih.data(), GH * I);
-    accumulate(kWhh, g.dw_hh.data(), GH * H);
-    accumulate(kBih, g.db_ih.data(), GH);
-    accumulate(kBhh, g.db_hh.data(), GH);
+  const int64_t B = d.B, H = d.H, I = d.I;
+  if (c.attrs().i[2] == static_cast<int64_t>(RnnEngine::step_loop)) {
+    dispatch_dtype(c.out().dtype(), [&]<class T>() {
+      const auto in = [&](int i) -> const T* { return c.in(i).data<T>(); };
+      const auto din = [&](int i) -> T* { return c.needs(i) ? c.din(i).template data<T>() : nullptr; };
+      // Note [Consumed activations]: the gate gradients go over the saved gates, or over a copy of them.
+      std::vector<T> copy;
+      T* aux = nullptr;
+      if (Tensor* mine = c.aux_to_consume()) {
+        aux = mine->data<T>();
+      } else {
+        copy.assign(c.aux().data<T>(), c.aux().data<T>() + c.aux().numel());
+        aux = copy.data();
+      }
+      loop_backward<T>(c.tape(), d, in(kX), in(kH0), d.lstm() ? in(kC0) : nullptr, in(kWih), in(kWhh),
+                       c.out().data<T>(), aux, c.dout().data<T>(),
+                       LoopGrads<T>{din(kX), din(kH0), d.lstm() ? din(kC0) : nullptr, din(kWih), din(kWhh), din(kBih),
+                                    din(kBhh)});
+    });
     return;
   }
+  const auto accumulate = [&](int input, const float* src, int64_t count) {
+    if (!c.needs(input)) return;
+    float* dst = c.din(input).data<float>();
+    for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
+  };
   const auto in = [&](int i) { return c.in(i).data<float>(); };
   const DnnlParams p = dnnl_params(d, in(kWih), in(kWhh), in(kBih), in(kBhh));
   const float* out = c.out().data<float>();
@@ -286,7 +431,8 @@ void check_param(const char* kind, const char* name, const Var& p, const Shape& 
 
 }  // namespace
 
-Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse) {
+Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse,
+                 RnnEngine engine) {
   const char* name = rnn_kind_name(kind);
   const bool lstm = kind == RnnKind::lstm;
   std::vector<Var> inputs{x, h0, w_ih, w_hh, b_ih, b_hh};
@@ -318,11 +464,14 @@ Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_
   Tape& tape = x.tape();
   Tensor out = tape.alloc(Shape{d.T + (lstm ? 1 : 0), d.B, d.H}, x.dtype());
   Tensor aux;
-  if (x.dtype() == DType::f64) {
-    aux = tape.alloc(Shape{d.T, d.B, d.aux_width()}, DType::f64);
-    const auto v = [](const Var& in) { return in.value().data<double>(); };
-    reference_forward<double>(d, v(x), v(h0), lstm ? v(c0) : nullptr, v(w_ih), v(w_hh), v(b_ih), v(b_hh),
-                              out.data<double>(), aux.data<double>());
+  const RnnEngine run = x.dtype() == DType::f64 ? RnnEngine::step_loop : engine;  // oneDNN has no float64 RNN
+  if (run == RnnEngine::step_loop) {
+    aux = tape.alloc(Shape{aux_elements(d)}, x.dtype());
+    dispatch_dtype(x.dtype(), [&]<class T>() {
+      const auto v = [](const Var& in) -> const T* { return in.value().data<T>(); };
+      loop_forward<T>(tape, d, v(x), v(h0), lstm ? v(c0) : nullptr, v(w_ih), v(w_hh), v(b_ih), v(b_hh),
+                      out.data<T>(), aux.data<T>());
+    });
   } else {
     const auto v = [](const Var& in) { return in.value().data<float>(); };
     DnnlContext& dnnl = dnnl_context(tape);
@@ -344,6 +493,7 @@ Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_
   OpAttrs attrs;
   attrs.i[0] = static_cast<int64_t>(kind);
   attrs.i[1] = reverse ? 1 : 0;
+  attrs.i[2] = static_cast<int64_t>(run);
   return record_op(OpKind::rnn_sequence, inputs, out, &rnn_sequence_backward, attrs, aux);
 }
 

@@ -47,6 +47,7 @@ void add_block_into_din(BackwardContext& c, int input, int64_t dst_n, int64_t ds
 
 // y = reshape(x);  dx += reshape(dy)
 void reshape_backward(BackwardContext& c) {
+  if (c.grad_is_view()) return;  // dy already is that part of dx (Note [Gradient views])
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
     const int64_t n = c.out().numel();
     add_block_into_din<T>(c, 0, n, 0, c.dout().data<T>(), n, 0, 1, n, 1);
@@ -79,12 +80,14 @@ void concat_backward(BackwardContext& c) {
   });
 }
 
-// y = x[start : start + length] along axis;  dx[start : start + length] += dy
+// y = x[start : start + length] along axis (select: the same with length 1, the axis dropped);
+// dx[start : start + length] += dy
 void slice_backward(BackwardContext& c) {
+  if (c.grad_is_view()) return;  // dy already is that part of dx (Note [Gradient views])
   const int axis = static_cast<int>(c.attrs().i[0]);
   const AxisView in(c.in(0).shape(), axis);
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
-    const int64_t len = c.out().shape()[axis];
+    const int64_t len = c.attrs().i[2];
     add_block_into_din<T>(c, 0, in.n, c.attrs().i[1], c.dout().data<T>(), len, 0, in.outer, len, in.inner);
   });
 }
@@ -107,7 +110,7 @@ Var reshape(Var x, const Shape& shape) {
   UNROLL_CHECK(shape.numel() == x.value().numel(), ShapeError,
                "reshape: cannot reshape {} ({} elements) to {} ({} elements)", x.shape().str(), x.value().numel(),
                shape.str(), shape.numel());
-  return record_op(OpKind::reshape, {x}, x.value().reshaped(shape), &reshape_backward);
+  return record_view_op(OpKind::reshape, x, x.value().reshaped(shape), &reshape_backward, 0);
 }
 
 Var transpose(Var x) {
@@ -155,31 +158,44 @@ Var concat(const std::vector<Var>& xs, int axis) {
   return record_op(OpKind::concat, xs, y, &concat_backward, attrs);
 }
 
+namespace {
+
+// x's block [start, start + length) along axis ax, recorded with value shape `out` (the block's shape, or
+// select's, without the axis). A contiguous block at an aligned offset (a range of time steps, a weight's
+// leading gate rows) is a view of x's value, as reshape is; anything else is copied.
+Var record_slice(Var x, int ax, int64_t start, int64_t length, const Shape& out) {
+  const AxisView v(x.shape(), ax);
+  OpAttrs attrs;
+  attrs.i[0] = ax;
+  attrs.i[1] = start;
+  attrs.i[2] = length;
+  const size_t offset = static_cast<size_t>(start * v.inner) * dtype_size(x.dtype());
+  if (v.outer == 1 && length > 0 && offset % Tensor::kAlignment == 0)
+    return record_view_op(OpKind::slice, x, x.value().reshaped(Shape{v.n, v.inner}).leading(start, length).reshaped(out),
+                          &slice_backward, start * v.inner, attrs);
+  Tensor y = x.tape().alloc(out, x.dtype());
+  dispatch_dtype(y.dtype(), [&]<class T>() {
+    copy_block<Write::assign>(y.data<T>(), length, 0, x.value().data<T>(), v.n, start, v.outer, length, v.inner);
+  });
+  return record_op(OpKind::slice, {x}, y, &slice_backward, attrs);
+}
+
+}  // namespace
+
 Var slice(Var x, int axis, int64_t start, int64_t length) {
   const int ax = x.shape().axis(axis, "slice");
   UNROLL_CHECK(start >= 0 && length >= 0 && start + length <= x.shape()[ax], ShapeError,
                "slice: range [{}, {}) is outside axis {} of shape {}", start, start + length, ax, x.shape().str());
   Shape out = x.shape();
   out[ax] = length;
-  const AxisView v(x.shape(), ax);
-  // A contiguous block at an aligned offset (a range of time steps, a weight's leading gate rows) is a view
-  // of x's value, as reshape is; anything else is copied.
-  const size_t offset = static_cast<size_t>(start * v.inner) * dtype_size(x.dtype());
-  if (v.outer == 1 && length > 0 && offset % Tensor::kAlignment == 0) {
-    OpAttrs attrs;
-    attrs.i[0] = ax;
-    attrs.i[1] = start;
-    return record_op(OpKind::slice, {x}, x.value().reshaped(Shape{v.n, v.inner}).leading(start, length).reshaped(out),
-                     &slice_backward, attrs);
-  }
-  Tensor y = x.tape().alloc(out, x.dtype());
-  dispatch_dtype(y.dtype(), [&]<class T>() {
-    copy_block<Write::assign>(y.data<T>(), length, 0, x.value().data<T>(), v.n, start, v.outer, length, v.inner);
-  });
-  OpAttrs attrs;
-  attrs.i[0] = ax;
-  attrs.i[1] = start;
-  return record_op(OpKind::slice, {x}, y, &slice_backward, attrs);
+  return record_slice(x, ax, start, length, out);
+}
+
+Var select(Var x, int64_t index) {
+  const Shape& xs = x.shape();
+  UNROLL_CHECK(xs.rank() >= 2 && index >= 0 && index < xs[0], ShapeError,
+               "select: index {} is outside axis 0 of shape {} (hint: x must have rank >= 2)", index, xs.str());
+  return record_slice(x, 0, index, 1, Shape::from_range(xs.begin() + 1, xs.end()));
 }
 
 std::vector<Var> split(Var x, int axis, const std::vector<int64_t>& sizes) {

@@ -54,3 +54,45 @@ TEST_CASE("oneDNN primitives are created once per shape and reused across tape r
   }
   CHECK(ctx->cached_primitives() == 3);  // forward, dx, dW
 }
+
+// The step loop's products (ops/rnn_sequence.cpp): a row stride on A (a column block of the gate
+// gradients), and weights packed once into oneDNN's preferred layout, against the float64 reference.
+TEST_CASE("gemm with a row stride on A, and with packed weights, match the reference kernel") {
+  Rng rng(6);
+  DnnlContext ctx;
+  for (const auto& [m, k, n] : {std::tuple{1, 1, 1}, {5, 7, 3}, {16, 64, 256}, {32, 256, 1024}}) {
+    CAPTURE(m);
+    CAPTURE(k);
+    CAPTURE(n);
+    for (const bool trans_a : {false, true}) {
+      CAPTURE(trans_a);
+      // A is a block of a wider matrix: stored [m, k] (or [k, m]) inside rows of lda = width + 3.
+      const int64_t rows = trans_a ? k : m, width = trans_a ? m : k, lda = width + 3;
+      const Tensor wide = random_tensor({rows, lda}, rng), b = random_tensor({k, n}, rng);
+      const Tensor c0 = random_tensor({m, n}, rng);
+      const GemmShape s{.m = m, .n = n, .k = k, .trans_a = trans_a, .accumulate = true, .lda = lda};
+      Tensor want = c0.clone(), got = c0.to(DType::f32);
+      gemm_reference<double>(s, wide.data<double>(), b.data<double>(), want.data<double>(), nullptr);
+      const Tensor wide32 = wide.to(DType::f32), b32 = b.to(DType::f32);
+      ctx.gemm(s, wide32.data<float>(), b32.data<float>(), got.data<float>(), nullptr);
+      CHECK(max_scaled_diff(got.to(DType::f64), want) < 2e-5);
+    }
+    for (const bool trans_b : {false, true}) {
+      CAPTURE(trans_b);
+      const Tensor a = random_tensor({m, k}, rng), b = random_tensor(trans_b ? Shape{n, k} : Shape{k, n}, rng);
+      const Tensor bias = random_tensor({n}, rng);
+      const GemmShape s{.m = m, .n = n, .k = k, .trans_b = trans_b, .bias = true};
+      Tensor want = Tensor::zeros({m, n}, DType::f64);
+      gemm_reference<double>(s, a.data<double>(), b.data<double>(), want.data<double>(), bias.data<double>());
+      const Tensor a32 = a.to(DType::f32), bias32 = bias.to(DType::f32);
+      Tensor b32 = b.to(DType::f32), got = Tensor::zeros({m, n}, DType::f32);
+      const PackedWeights packed = ctx.pack_weights(s, b32.data<float>());
+      b32.fill(0);  // the packed copy is independent of the original
+      ctx.gemm(s, a32.data<float>(), packed, got.data<float>(), bias32.data<float>());
+      CHECK(max_scaled_diff(got.to(DType::f64), want) < 2e-5);
+      CHECK_THROWS_AS(ctx.gemm(GemmShape{.m = m + 1, .n = n, .k = k, .trans_b = trans_b, .bias = true}, a32.data<float>(),
+                               packed, got.data<float>(), bias32.data<float>()),
+                      UsageError);
+    }
+  }
+}

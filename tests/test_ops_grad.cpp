@@ -64,6 +64,8 @@ std::vector<OpCase> op_cases() {
   add_case("slice", {r({3, 4})}, [](Tape&, V x) { return slice(x[0], 1, 1, 2); });
   add_case("slice along axis 0 at an aligned offset (a view)", {r({4, 2, 8})},
            [](Tape&, V x) { return slice(x[0], 0, 1, 2); });
+  add_case("select (a view)", {r({4, 2, 8})}, [](Tape&, V x) { return mul(select(x[0], 2), select(x[0], 1)); });
+  add_case("select (a copy: 24-byte rows)", {r({3, 3})}, [](Tape&, V x) { return select(x[0], 1); });
   add_case("split gates", {r({2, 8})}, [](Tape&, V x) {
     const auto parts = chunk(x[0], 1, 4);
     return add(mul(parts[0], parts[1]), mul(parts[2], parts[3]));
@@ -131,6 +133,23 @@ TEST_CASE("every op in the registry has a gradient case") {
     CAPTURE(info.name);
     CHECK_MESSAGE(covered.count(info.kind) == 1, "op '", info.name, "' has no float64 gradient case in test_ops_grad.cpp");
   }
+}
+
+TEST_CASE("select: x[index] along axis 0 with the axis dropped, a view when aligned, bad indexes refused") {
+  Rng rng(3);
+  Tape tape;
+  const Var x = tape.leaf(random_tensor({4, 2, 8}, rng), true);
+  const Var row = select(x, 2);
+  CHECK(row.shape() == Shape{2, 8});
+  CHECK(row.value().raw() == static_cast<const std::byte*>(x.value().raw()) + 2 * 128);
+  const Var copied = select(tape.leaf(random_tensor({3, 3}, rng), true), 1);  // 24-byte rows: a copy
+  CHECK(copied.shape() == Shape{3});
+  CHECK_THROWS_WITH_AS(select(x, 4), "select: index 4 is outside axis 0 of shape [4, 2, 8] (hint: x must have rank >= 2)",
+                       ShapeError);
+  CHECK_THROWS_AS(select(x, -1), ShapeError);
+  CHECK_THROWS_AS(select(tape.leaf(random_tensor({3}, rng), true), 0), ShapeError);
+  backward(sum(row) * 3.0);
+  for (int64_t i = 0; i < 64; ++i) CHECK(x.grad().at(i) == (i >= 32 && i < 48 ? 3.0 : 0.0));
 }
 
 TEST_CASE("slice: an aligned block along axis 0 is a view of its input, other slices are copies") {

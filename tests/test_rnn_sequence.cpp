@@ -1,9 +1,10 @@
 // What lives here: the fused fast path (ops/rnn_sequence.cpp, Note [Fused fast path] in models/cell.h)
 // against the graph path it replaces: for every stock kind, uni- and bidirectional, 1 and 2 layers, with and
-// without initial states, Recurrent with fused = true (oneDNN, float32) and fused = false (per-step graph)
-// on the same weights agree in outputs, steps, final states and EVERY gradient; the float64 reference of
-// the op equals the float64 graph path; the fast path is really taken (tape inspection) and masked batches
-// fall back; bad shapes are refused naming the op and the shapes.
+// without initial states, Recurrent with fused = true (float32, both engines: the step loop and oneDNN's
+// primitive) and fused = false (per-step graph) on the same weights agree in outputs, steps, final states
+// and EVERY gradient; the float64 step loop equals the float64 graph path; the step loop gives the same
+// bits whether its backward consumes its saved gates or copies them; the fast path is really taken (tape
+// inspection) and masked batches fall back; bad shapes are refused naming the op and the shapes.
 #include <fmt/format.h>
 
 #include "test_helpers.h"
@@ -35,9 +36,11 @@ size_t count_ops(const Tape& tape, OpKind kind) {
 // One training-like pass: a fixed random weighting of output, two steps and the final states, so no
 // upstream gradient is all ones; returns values and gradients (x, initial states, every parameter).
 Run run_model(const RecurrentConfig& config, DType dtype, const Tensor& x, const std::vector<Tensor>& init,
-              const std::vector<int64_t>& lengths = {}, bool dropout_rng = false) {
+              const std::vector<int64_t>& lengths = {}, bool dropout_rng = false,
+              RnnEngine engine = RnnEngine::step_loop) {
   Rng init_rng(42);
   Recurrent model(config, init_rng);
+  model.set_engine(engine);
   model.to(dtype);
   model.zero_grad();
   Tape tape;
@@ -85,34 +88,92 @@ double check_close(const Run& a, const Run& b, double tolerance) {
 
 }  // namespace
 
-TEST_CASE("rnn_sequence: the fused float32 path equals the graph path, outputs and every gradient") {
+TEST_CASE("rnn_sequence: the fused float32 path equals the graph path, outputs and every gradient, both engines") {
   const int64_t T = 5, B = 3, I = 4, H = 6;
-  double worst = 0;
-  for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu})
-    for (const bool bidirectional : {false, true})
-      for (const int layers : {1, 2})
-        for (const bool with_init : {false, true}) {
-          const std::string name = cell_name(kind);
-          CAPTURE(name);
-          CAPTURE(bidirectional);
-          CAPTURE(layers);
-          CAPTURE(with_init);
-          RecurrentConfig config{.cell = cell_name(kind), .input_size = I, .hidden_size = H, .layers = layers,
-                                 .bidirectional = bidirectional};
-          Rng rng(11);
-          const Tensor x = random_tensor({T, B, I}, rng);
-          std::vector<Tensor> init;
-          if (with_init)
-            for (int s = 0; s < (kind == RnnKind::lstm ? 2 : 1); ++s)
-              init.push_back(random_tensor({int64_t{layers} * config.directions(), B, H}, rng));
-          const Run fused = run_model(config, DType::f32, x, init);
-          config.fused = false;
-          const Run graph = run_model(config, DType::f32, x, init);
-          CHECK(fused.fused_ops == size_t(layers * config.directions()));
-          CHECK(graph.fused_ops == 0);
-          worst = std::max(worst, check_close(fused, graph, kF32Tolerance));
+  for (const RnnEngine engine : {RnnEngine::step_loop, RnnEngine::primitive}) {
+    const char* engine_name = engine == RnnEngine::step_loop ? "step loop" : "oneDNN primitive";
+    CAPTURE(engine_name);
+    double worst = 0;
+    for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu})
+      for (const bool bidirectional : {false, true})
+        for (const int layers : {1, 2})
+          for (const bool with_init : {false, true}) {
+            const std::string name = cell_name(kind);
+            CAPTURE(name);
+            CAPTURE(bidirectional);
+            CAPTURE(layers);
+            CAPTURE(with_init);
+            RecurrentConfig config{.cell = cell_name(kind), .input_size = I, .hidden_size = H, .layers = layers,
+                                   .bidirectional = bidirectional};
+            Rng rng(11);
+            const Tensor x = random_tensor({T, B, I}, rng);
+            std::vector<Tensor> init;
+            if (with_init)
+              for (int s = 0; s < (kind == RnnKind::lstm ? 2 : 1); ++s)
+                init.push_back(random_tensor({int64_t{layers} * config.directions(), B, H}, rng));
+            const Run fused = run_model(config, DType::f32, x, init, {}, false, engine);
+            config.fused = false;
+            const Run graph = run_model(config, DType::f32, x, init);
+            CHECK(fused.fused_ops == size_t(layers * config.directions()));
+            CHECK(graph.fused_ops == 0);
+            worst = std::max(worst, check_close(fused, graph, kF32Tolerance));
+          }
+    MESSAGE(engine_name, " vs graph, float32: worst scaled difference over 32 configurations ", worst);
+  }
+}
+
+// Note [Consumed activations] (graph/tape.h): backward() without retain_graph lets the step loop write the
+// gate gradients over its saved gates; grad() retains the graph, so the loop works on a copy. Same bits.
+TEST_CASE("rnn_sequence: the step loop's gradients are the same bits whether it consumes its saved gates or not") {
+  const int64_t T = 6, B = 3, I = 4, H = 5;
+  for (const DType dtype : {DType::f32, DType::f64})
+    for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu}) {
+      const std::string name = cell_name(kind);
+      CAPTURE(name);
+      CAPTURE(dtype_name(dtype));
+      const bool lstm = kind == RnnKind::lstm;
+      Rng rng(13);
+      const Tensor x = random_tensor({T, B, I}, rng).to(dtype), h0 = random_tensor({B, H}, rng).to(dtype);
+      const Tensor c0 = random_tensor({B, H}, rng).to(dtype);
+      const int64_t G = lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1;
+      std::vector<Tensor> params{random_tensor({G * H, I}, rng).to(dtype), random_tensor({G * H, H}, rng).to(dtype),
+                                 random_tensor({G * H}, rng).to(dtype), random_tensor({G * H}, rng).to(dtype)};
+      const Tensor weight = random_tensor({T + (lstm ? 1 : 0), B, H}, rng).to(dtype);
+      std::vector<std::vector<Tensor>> runs;
+      for (const bool retain : {false, true}) {
+        Tape tape;
+        std::vector<Var> in{tape.leaf(x, true), tape.leaf(h0, true), tape.leaf(c0, true)};
+        for (const Tensor& p : params) in.push_back(tape.leaf(p, true));
+        std::vector<NodeId> ops;
+        std::vector<Tensor> saved;  // the ops' aux before backward
+        for (const bool reverse : {false, true}) {  // two ops on one tape: both directions
+          const Var y = rnn_sequence(kind, in[0], in[1], lstm ? in[2] : Var(), in[3], in[4], in[5], in[6], reverse,
+                                     RnnEngine::step_loop);
+          ops.push_back(y.id());
+          saved.push_back(tape.node(y.id()).aux.clone());
+          in.push_back(sum(mul(y, tape.constant(weight))));
         }
-  MESSAGE("fused vs graph, float32: worst scaled difference over 32 configurations ", worst);
+        const Var loss = add(in[7], in[8]);
+        in.resize(7);
+        if (!lstm) in.erase(in.begin() + 2);
+        std::vector<Tensor> grads;
+        if (retain) {
+          grads = grad(loss, in);
+        } else {
+          backward(loss);
+          for (const Var& v : in) grads.push_back(v.grad().clone());
+          CHECK_THROWS_AS(backward(loss), UsageError);  // consumed: a second backward is refused
+        }
+        for (size_t k = 0; k < ops.size(); ++k)  // consumed (overwritten) exactly when not retained
+          CHECK(tape.node(ops[k]).aux.bit_equal(saved[k]) == retain);
+        runs.push_back(grads);
+      }
+      REQUIRE(runs[0].size() == runs[1].size());
+      for (size_t i = 0; i < runs[0].size(); ++i) {
+        CAPTURE(i);
+        CHECK(runs[0][i].bit_equal(runs[1][i]));
+      }
+    }
 }
 
 TEST_CASE("rnn_sequence: dropout between layers keeps working on the fast path") {
@@ -182,8 +243,9 @@ TEST_CASE("rnn_sequence: the float64 reference equals the float64 graph path of 
     }
 }
 
-TEST_CASE("rnn_sequence: without gradients (no-grad guard) the fast path runs oneDNN inference, same values") {
+TEST_CASE("rnn_sequence: without gradients (no-grad guard) the fast path gives the same values, both engines") {
   const int64_t T = 6, B = 2, I = 3, H = 4;
+  for (const RnnEngine engine : {RnnEngine::step_loop, RnnEngine::primitive})  // primitive: forward_inference
   for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu}) {
     const std::string name = cell_name(kind);
     CAPTURE(name);
@@ -195,6 +257,7 @@ TEST_CASE("rnn_sequence: without gradients (no-grad guard) the fast path runs on
       config.fused = fused;
       Rng init(42);
       Recurrent model(config, init);
+      model.set_engine(engine);
       Tape tape;
       const NoGradGuard no_grad(tape);
       const RecurrentOutput out = model.forward(tape, tape.leaf(x, true));

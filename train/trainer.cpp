@@ -101,6 +101,9 @@ Trainer::Trainer(ForecastModel& model, const PreparedData& data, TrainerConfig c
       run_config_(std::move(run_config)),
       optimizer_(model.named_parameters(), config_.optimizer),
       rng_(config_.seed ^ kDropoutStream) {
+  // Training reads only the parameters' gradients: intermediate ones are released (and views share their
+  // input's: Note [Gradient views]), which changes no value.
+  tape_.set_release_grads(true);
   UNROLL_CHECK(config_.batch_size > 0, UsageError, "trainer: batch size must be positive, got {}", config_.batch_size);
   UNROLL_CHECK(config_.epochs >= 0, UsageError, "trainer: epochs must be >= 0, got {}", config_.epochs);
   config_.validate_loss();
