@@ -16,7 +16,6 @@ namespace {
 // The last layer's hidden state [B, D*H] out of final states [L*D, B, H].
 Var last_layer_state(const Recurrent& rnn, Var h_n) {
   const int L = rnn.config().layers, D = rnn.config().directions();
-  const int64_t B = h_n.shape()[1], H = h_n.shape()[2];
   std::vector<Var> parts;
   for (int d = 0; d < D; ++d) parts.push_back(select(h_n, (L - 1) * D + d));
   return D == 1 ? parts[0] : concat(parts, 1);
