@@ -63,7 +63,8 @@ namespace unroll {
 
 class Tape;
 class Var;
-class DnnlContext;  // ops/dnnl_context.h
+class DnnlContext;       // ops/dnnl_context.h
+class WeightPacksScope;  // ops/weight_packs.h
 using NodeId = uint32_t;
 
 // A trainable tensor that lives across tapes: a model's weight. Its path name is its checkpoint key.
@@ -200,6 +201,9 @@ class Tape {
 
   const std::shared_ptr<DnnlContext>& dnnl() const { return dnnl_; }
   void set_dnnl(std::shared_ptr<DnnlContext> ctx) { dnnl_ = std::move(ctx); }
+  // Note [Packed weights] (ops/weight_packs.h): the open scope, or null; set by the scope itself.
+  WeightPacksScope* weight_packs() const { return weight_packs_; }
+  void set_weight_packs(WeightPacksScope* scope) { weight_packs_ = scope; }
   const Arena& arena() const { return arena_; }
   const Arena& replay_arena() const { return replay_arena_; }
 
@@ -221,6 +225,7 @@ class Tape {
   std::vector<std::string> scope_names_{""};
   std::vector<uint32_t> scope_stack_{0};
   std::shared_ptr<DnnlContext> dnnl_;
+  WeightPacksScope* weight_packs_ = nullptr;
 };
 
 // The handle users hold: small, copyable, checked against the tape's epoch on every use.

@@ -8,6 +8,7 @@
 
 #include "autodiff/backward.h"
 #include "ops/ops.h"
+#include "ops/weight_packs.h"
 
 namespace unroll {
 
@@ -128,6 +129,7 @@ void segment_backward(BackwardContext& ctx) {
   if (!reached) return;
   const uint64_t epoch = tape.epoch();
   const ReplayRegion region(tape, ctx.node().scope);
+  const WeightPacksScope packs(tape);  // as when the segment was first recorded: the same kernels, the same bits
   std::vector<Var> state;
   for (int s = 0; s < plan.states; ++s) state.emplace_back(&tape, plan.start[s], epoch);
   const std::vector<NodeId> ids = record_segment(plan, tape, Var(&tape, plan.px, epoch), state);
@@ -386,6 +388,7 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
       const int64_t in = layer_in.shape()[2];
       const Var px = cell.project_inputs(reshape(layer_in, Shape{T * B, in}));  // [T*B, G*H]
       cell.begin_sequence(tape);
+      const WeightPacksScope packs(tape);  // Note [Packed weights]: the steps' products on packed weights
       if (segment > 0) {
         for (Parameter* p : cell.parameters()) tape.param(*p);  // before any replay region (Note [Replay region])
         run_recomputed(tape, cell, px, T, B, d == 1, segment, masks, state, outs[d]);

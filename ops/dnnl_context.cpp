@@ -261,6 +261,8 @@ struct DnnlContext::Impl {
 DnnlContext::DnnlContext() : impl_(std::make_unique<Impl>()) {}
 DnnlContext::~DnnlContext() = default;
 
+size_t DnnlContext::packed_primitives() const { return impl_->packed_matmuls.size(); }
+
 size_t DnnlContext::cached_primitives() const {
   return impl_->matmuls.size() + impl_->packed_matmuls.size() + impl_->rnns.size();
 }

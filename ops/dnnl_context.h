@@ -73,6 +73,7 @@ class DnnlContext {
   RnnGrads rnn_backward(const RnnShape& shape, const RnnBackwardArgs& args);
 
   size_t cached_primitives() const;
+  size_t packed_primitives() const;  // of those, matmuls that run on packed weights
 
  private:
   struct Impl;

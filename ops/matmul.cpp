@@ -4,6 +4,7 @@
 #include "ops/gemm.h"
 #include "ops/op.h"
 #include "ops/ops.h"
+#include "ops/weight_packs.h"
 
 namespace unroll {
 
@@ -97,8 +98,14 @@ Var linear_impl(Var x, Var w, const Var* b) {
         for (int64_t j = 0; j < out; ++j) y.data<T>()[i * out + j] = b ? b->value().data<T>()[j] : T(0);
       return;
     }
-    gemm<T>(x.tape(), {.m = m, .n = out, .k = in, .trans_b = true, .bias = b != nullptr}, x.value().data<T>(),
-            w.value().data<T>(), y.data<T>(), b ? b->value().data<T>() : nullptr);
+    const GemmShape shape{.m = m, .n = out, .k = in, .trans_b = true, .bias = b != nullptr};
+    const T* bias = b ? b->value().data<T>() : nullptr;
+    if constexpr (std::is_same_v<T, float>) {
+      if (WeightPacksScope* packs = x.tape().weight_packs())  // Note [Packed weights]
+        if (const PackedWeights* packed = packs->find(w.id(), shape, w.value().data<float>()))
+          return dnnl_context(x.tape()).gemm(shape, x.value().data<float>(), *packed, y.data<float>(), bias);
+    }
+    gemm<T>(x.tape(), shape, x.value().data<T>(), w.value().data<T>(), y.data<T>(), bias);
   });
   if (b) return record_op(OpKind::linear, {x, w, *b}, y, &linear_backward);
   return record_op(OpKind::linear, {x, w}, y, &linear_backward);

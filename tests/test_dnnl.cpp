@@ -1,6 +1,8 @@
-// What lives here: oneDNN float32 matrix products against the float64 reference kernels, and the
-// primitive cache (created once per shape).
+// What lives here: oneDNN float32 matrix products against the float64 reference kernels, the primitive
+// cache (created once per shape), products with a row stride or on packed weights, and the packed-weights
+// scope (Note [Packed weights]).
 #include "ops/dnnl_context.h"
+#include "ops/weight_packs.h"
 #include "test_helpers.h"
 #include "unroll.h"
 
@@ -95,4 +97,36 @@ TEST_CASE("gemm with a row stride on A, and with packed weights, match the refer
                       UsageError);
     }
   }
+}
+
+TEST_CASE("packed weights: inside a scope a parameter's products run on one packed copy, close to plain") {
+  Rng rng(7);
+  Parameter w("w", random_tensor({12, 5}, rng).to(DType::f32));
+  const Tensor x = random_tensor({3, 5}, rng).to(DType::f32);
+  auto ctx = std::make_shared<DnnlContext>();
+  Tape tape(ctx);
+  const Var plain = linear(tape.constant(x), tape.param(w));
+  CHECK(ctx->packed_primitives() == 0);
+  std::vector<Var> packed;
+  {
+    WeightPacksScope scope(tape);
+    CHECK(tape.weight_packs() == &scope);
+    for (int step = 0; step < 3; ++step) packed.push_back(linear(tape.constant(x), tape.param(w)));
+    // A weight recorded inside the scope (a per-step node) is not packed.
+    const Var per_step = tape.leaf(w.value.clone(), false);
+    CHECK(scope.find(per_step.id(), GemmShape{.m = 3, .n = 12, .k = 5, .trans_b = true}, w.value.data<float>()) ==
+          nullptr);
+  }
+  CHECK(tape.weight_packs() == nullptr);
+  CHECK(ctx->packed_primitives() == 1);  // one shape, packed once, used three times
+  for (const Var& p : packed) CHECK(max_scaled_diff(p.value().to(DType::f64), plain.value().to(DType::f64)) < 1e-6);
+}
+
+TEST_CASE("packed weights: the graph path of a recurrent layer uses them (Note [Packed weights])") {
+  Rng rng(8);
+  Recurrent rnn(RecurrentConfig{.cell = "lstm", .input_size = 3, .hidden_size = 8, .fused = false}, rng);
+  auto ctx = std::make_shared<DnnlContext>();
+  Tape tape(ctx);
+  rnn.forward(tape, tape.constant(random_tensor({4, 2, 3}, rng).to(DType::f32)));
+  CHECK(ctx->packed_primitives() == 1);  // h w_hh^T + b_hh, one shape for every step
 }
