@@ -62,6 +62,7 @@ void Tape::reset() {
   replay_arena_.reset();
   replaying_ = false;
   free_grads_.clear();
+  kept_alive_.clear();
   epoch_ = next_epoch();
   backward_consumed_ = false;
   scope_names_.resize(1);

@@ -204,6 +204,8 @@ class Tape {
   // Note [Packed weights] (ops/weight_packs.h): the open scope, or null; set by the scope itself.
   WeightPacksScope* weight_packs() const { return weight_packs_; }
   void set_weight_packs(WeightPacksScope* scope) { weight_packs_ = scope; }
+  // Keeps an object alive until reset() (what nodes' attrs point to outside the arena: packed weights).
+  void keep_alive(std::shared_ptr<const void> object) { kept_alive_.push_back(std::move(object)); }
   const Arena& arena() const { return arena_; }
   const Arena& replay_arena() const { return replay_arena_; }
 
@@ -226,6 +228,7 @@ class Tape {
   std::vector<uint32_t> scope_stack_{0};
   std::shared_ptr<DnnlContext> dnnl_;
   WeightPacksScope* weight_packs_ = nullptr;
+  std::vector<std::shared_ptr<const void>> kept_alive_;
 };
 
 // The handle users hold: small, copyable, checked against the tape's epoch on every use.

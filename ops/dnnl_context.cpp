@@ -286,7 +286,7 @@ void DnnlContext::gemm(const GemmShape& s, const float* a, const float* b, float
 }
 
 PackedWeights DnnlContext::pack_weights(const GemmShape& s, const float* b) {
-  UNROLL_CHECK(s.batch == 1 && !s.accumulate, UsageError, "pack_weights: only unbatched products without accumulate");
+  UNROLL_CHECK(s.batch == 1, UsageError, "pack_weights: only unbatched products");
   auto it = impl_->packed_matmuls.find(s);
   if (it == impl_->packed_matmuls.end()) it = impl_->packed_matmuls.emplace(s, impl_->create(s, true)).first;
   CachedMatmul& m = it->second;

@@ -62,7 +62,7 @@ class DnnlContext {
 
   // float32 GEMM on a cached oneDNN matmul primitive (created once per GemmShape).
   void gemm(const GemmShape& shape, const float* a, const float* b, float* c, const float* bias);
-  // The same with B packed once (unbatched, without accumulate): for one weight used by many products.
+  // The same with B packed once (unbatched): for one weight used by many products.
   PackedWeights pack_weights(const GemmShape& shape, const float* b);
   void gemm(const GemmShape& shape, const float* a, const PackedWeights& b, float* c, const float* bias);
 

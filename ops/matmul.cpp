@@ -50,6 +50,9 @@ Var matmul_impl(Var a, Var b, bool batched) {
   return record_op(batched ? OpKind::batched_matmul : OpKind::matmul, {a, b}, y, &matmul_backward);
 }
 
+// linear()'s input-gradient product dx += dy W: [M, out] x [out, in].
+GemmShape dx_shape(int64_t m, int64_t in, int64_t out) { return {.m = m, .n = in, .k = out, .accumulate = true}; }
+
 // y = x W^T (+ b), x viewed as [M, I];  dx += dy W,  dW += dy^T x,  db += sum_rows(dy)
 void linear_backward(BackwardContext& c) {
   const Tensor& x = c.in(0);
@@ -57,8 +60,12 @@ void linear_backward(BackwardContext& c) {
   const int64_t in = w.shape()[1], out = w.shape()[0], m = c.out().numel() / std::max<int64_t>(out, 1);
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
     const T* dy = c.dout().data<T>();
-    if (c.needs(0))
-      gemm<T>(c.tape(), {.m = m, .n = in, .k = out, .accumulate = true}, dy, w.data<T>(), c.din(0).data<T>());
+    if (c.needs(0)) {
+      const auto* packed = static_cast<const PackedWeights*>(c.attrs().ptr);  // Note [Packed weights]: float32
+      if constexpr (std::is_same_v<T, float>)
+        if (packed != nullptr) dnnl_context(c.tape()).gemm(dx_shape(m, in, out), dy, *packed, c.din(0).data<T>(), nullptr);
+      if (packed == nullptr) gemm<T>(c.tape(), dx_shape(m, in, out), dy, w.data<T>(), c.din(0).data<T>());
+    }
     if (c.needs(1))
       gemm<T>(c.tape(), {.m = out, .n = in, .k = m, .trans_a = true, .accumulate = true}, dy, x.data<T>(),
               c.din(1).data<T>());
@@ -92,6 +99,7 @@ Var linear_impl(Var x, Var w, const Var* b) {
   Shape ys = xs;
   ys[ys.rank() - 1] = out;
   Tensor y = x.tape().alloc(ys, x.dtype());
+  OpAttrs attrs;  // ptr: W packed for dx = dy W (Note [Packed weights]), or null
   dispatch_dtype(x.dtype(), [&]<class T>() {
     if (in == 0) {  // empty contraction: y = b or 0
       for (int64_t i = 0; i < m; ++i)
@@ -101,14 +109,17 @@ Var linear_impl(Var x, Var w, const Var* b) {
     const GemmShape shape{.m = m, .n = out, .k = in, .trans_b = true, .bias = b != nullptr};
     const T* bias = b ? b->value().data<T>() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      if (WeightPacksScope* packs = x.tape().weight_packs())  // Note [Packed weights]
+      if (WeightPacksScope* packs = x.tape().weight_packs()) {  // Note [Packed weights]
+        if (x.requires_grad() && x.tape().grad_enabled())  // for the backward product dx = dy W
+          attrs.ptr = packs->find(w.id(), dx_shape(m, in, out), w.value().data<float>(), true);
         if (const PackedWeights* packed = packs->find(w.id(), shape, w.value().data<float>()))
           return dnnl_context(x.tape()).gemm(shape, x.value().data<float>(), *packed, y.data<float>(), bias);
+      }
     }
     gemm<T>(x.tape(), shape, x.value().data<T>(), w.value().data<T>(), y.data<T>(), bias);
   });
-  if (b) return record_op(OpKind::linear, {x, w, *b}, y, &linear_backward);
-  return record_op(OpKind::linear, {x, w}, y, &linear_backward);
+  if (b) return record_op(OpKind::linear, {x, w, *b}, y, &linear_backward, attrs);
+  return record_op(OpKind::linear, {x, w}, y, &linear_backward, attrs);
 }
 
 }  // namespace

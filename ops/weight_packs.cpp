@@ -10,15 +10,20 @@ WeightPacksScope::WeightPacksScope(Tape& tape)
   tape.set_weight_packs(this);
 }
 
-WeightPacksScope::~WeightPacksScope() { tape_.set_weight_packs(outer_); }
+WeightPacksScope::~WeightPacksScope() {
+  tape_.set_weight_packs(outer_);
+  if (tape_.epoch() != epoch_) return;
+  for (Entry& e : packs_)
+    if (e.for_backward) tape_.keep_alive(std::move(e.packed));
+}
 
-const PackedWeights* WeightPacksScope::find(NodeId w, const GemmShape& shape, const float* data) {
+const PackedWeights* WeightPacksScope::find(NodeId w, const GemmShape& shape, const float* data, bool for_backward) {
   const bool shared = w < first_ || tape_.node(w).op == OpKind::parameter;  // one node per parameter and tape
   if (!shared || tape_.epoch() != epoch_) return nullptr;
-  for (const auto& [id, packed] : packs_)
-    if (id == w && packed.shape == shape) return &packed;
-  packs_.emplace_back(w, dnnl_context(tape_).pack_weights(shape, data));
-  return &packs_.back().second;
+  for (const Entry& e : packs_)
+    if (e.weight == w && e.packed->shape == shape && e.for_backward == for_backward) return e.packed.get();
+  packs_.push_back({w, std::make_shared<const PackedWeights>(dnnl_context(tape_).pack_weights(shape, data)), for_backward});
+  return packs_.back().packed.get();
 }
 
 }  // namespace unroll

@@ -128,5 +128,5 @@ TEST_CASE("packed weights: the graph path of a recurrent layer uses them (Note [
   auto ctx = std::make_shared<DnnlContext>();
   Tape tape(ctx);
   rnn.forward(tape, tape.constant(random_tensor({4, 2, 3}, rng).to(DType::f32)));
-  CHECK(ctx->packed_primitives() == 1);  // h w_hh^T + b_hh, one shape for every step
+  CHECK(ctx->packed_primitives() == 2);  // h w_hh^T + b_hh and, for backward, dh = dy w_hh: one shape each
 }
