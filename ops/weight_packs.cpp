@@ -6,13 +6,19 @@
 namespace unroll {
 
 WeightPacksScope::WeightPacksScope(Tape& tape)
-    : tape_(tape), epoch_(tape.epoch()), first_(static_cast<NodeId>(tape.size())), outer_(tape.weight_packs()) {
+    : tape_(tape),
+      epoch_(tape.epoch()),
+      first_(static_cast<NodeId>(tape.size())),
+      outer_(tape.weight_packs()),
+      in_replay_(tape.replaying()) {
   tape.set_weight_packs(this);
 }
 
 WeightPacksScope::~WeightPacksScope() {
   tape_.set_weight_packs(outer_);
-  if (tape_.epoch() != epoch_) return;
+  // Opened inside a replay region (a recompute segment's backward), the scope's nodes are dropped with
+  // the region, and their backward has run by now: nothing outlives it.
+  if (tape_.epoch() != epoch_ || in_replay_) return;
   for (Entry& e : packs_)
     if (e.for_backward) tape_.keep_alive(std::move(e.packed));
 }
