@@ -67,8 +67,9 @@ Dims dims_of(RnnKind kind, bool reverse, const Shape& x, const Shape& w_hh) {
 // ---- the step loop: float64 always, float32 when the primitive is not used (Note [Step loop]) ----
 //
 // Note [Step loop]: aux keeps, per step, what backward needs and nothing else:
-//   gates [T, B, G*H]: the input projection gx of all steps (one GEMM), overwritten in each step by the gate
-//     activations (lstm i f g o, gru r z n; rnn keeps gx), and in backward by the gate pre-activation
+//   gates [T, B, G*H]: the input projection gx of all steps (one GEMM; lstm and rnn fold b_hh into it and
+//     each step's GEMM adds h W_hh^T onto its rows), overwritten in each step by the gate activations
+//     (lstm i f g o, gru r z n; rnn keeps the pre-activations), and in backward by the gate pre-activation
 //     gradients da -- so the weight and input gradients are single GEMMs over all T*B rows;
 //   kept [T, B, H]: lstm c; gru gh_n = W_hn h + b_hn, replaced in backward by da_n r; rnn: nothing.
 // With h (the output) that is what BPTT needs: for config b's LSTM 5 * 32 * 256 floats = 0.16 MiB per step,
@@ -78,19 +79,18 @@ Dims dims_of(RnnKind kind, bool reverse, const Shape& x, const Shape& w_hh) {
 int64_t kept_width(const Dims& d) { return d.lstm() || d.gru() ? d.H : 0; }
 int64_t aux_elements(const Dims& d) { return d.T * d.B * (d.G * d.H + kept_width(d)); }
 
-// [i f g o] = s(a_i), s(a_f), tanh(a_g), s(a_o), a = gx + gh (gates: gx in, activations out);
-// c = f c_prev + i g;  h = o tanh(c)
+// [i f g o] = s(a_i), s(a_f), tanh(a_g), s(a_o) (gates: the pre-activations a = gx + gh in, activations
+// out);  c = f c_prev + i g;  h = o tanh(c)
 template <class T>
-UNROLL_SIMD_CLONES void lstm_step(T* __restrict gates, const T* __restrict gh, const T* __restrict c_prev,
-                                  T* __restrict c, T* __restrict h, int64_t batch, int64_t hidden) {
+UNROLL_SIMD_CLONES void lstm_step(T* __restrict gates, const T* __restrict c_prev, T* __restrict c, T* __restrict h,
+                                  int64_t batch, int64_t hidden) {
   for (int64_t b = 0; b < batch; ++b) {
     T* a = gates + b * 4 * hidden;
-    const T* p = gh + b * 4 * hidden;
     const int64_t r = b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T i = act::sigmoid(a[k] + p[k]), f = act::sigmoid(a[hidden + k] + p[hidden + k]);
-      const T g = act::tanh(a[2 * hidden + k] + p[2 * hidden + k]);
-      const T o = act::sigmoid(a[3 * hidden + k] + p[3 * hidden + k]);
+      const T i = act::sigmoid(a[k]), f = act::sigmoid(a[hidden + k]);
+      const T g = act::tanh(a[2 * hidden + k]);
+      const T o = act::sigmoid(a[3 * hidden + k]);
       a[k] = i;
       a[hidden + k] = f;
       a[2 * hidden + k] = g;
@@ -171,13 +171,10 @@ UNROLL_SIMD_CLONES void gru_step_backward(T* __restrict gates, T* __restrict gh_
   }
 }
 
-// h = tanh(a) or max(a, 0), a = gx + gh (gates keep gx)
+// h = tanh(a) or max(a, 0) (gates: the pre-activations a = gx + gh, kept)
 template <bool kRelu, class T>
-UNROLL_SIMD_CLONES void rnn_step(const T* __restrict gates, const T* __restrict gh, T* __restrict h, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const T a = gates[i] + gh[i];
-    h[i] = kRelu ? (a > 0 ? a : T(0)) : act::tanh(a);
-  }
+UNROLL_SIMD_CLONES void rnn_step(const T* __restrict gates, T* __restrict h, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) h[i] = kRelu ? (gates[i] > 0 ? gates[i] : T(0)) : act::tanh(gates[i]);
 }
 
 // da = dh (1 - h^2), or dh [h > 0];  dh = dy + dh_next   (gates <- da)
@@ -219,23 +216,32 @@ void loop_forward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* c
   const int64_t B = d.B, H = d.H, GH = d.G * H;
   T* gates = aux;
   T* kept = aux + d.T * B * GH;
-  gemm<T>(tape, {.m = d.T * B, .n = GH, .k = d.I, .trans_b = true, .bias = true}, x, w_ih, gates, b_ih);
-  std::vector<T> gh(static_cast<size_t>(B * GH));
-  const StepProduct<T> project_hidden(tape, {.m = B, .n = GH, .k = H, .trans_b = true, .bias = true}, w_hh);
+  // lstm, rnn: both biases go into the input projection and each step adds h W_hh^T straight onto its
+  // gates (a sum post-op); gru keeps gh apart, as r multiplies its n block.
+  std::vector<T> bias(b_ih, b_ih + GH);
+  if (!d.gru())
+    for (int64_t j = 0; j < GH; ++j) bias[static_cast<size_t>(j)] += b_hh[j];
+  gemm<T>(tape, {.m = d.T * B, .n = GH, .k = d.I, .trans_b = true, .bias = true}, x, w_ih, gates, bias.data());
+  std::vector<T> gh(static_cast<size_t>(d.gru() ? B * GH : 0));
+  const StepProduct<T> project_hidden(
+      tape, {.m = B, .n = GH, .k = H, .trans_b = true, .accumulate = !d.gru(), .bias = d.gru()}, w_hh);
   for (int64_t k = 0; k < d.T; ++k) {
     const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
     const T* h_prev = tp >= 0 ? out + tp * B * H : h0;
-    project_hidden(h_prev, gh.data(), b_hh);
     T* a = gates + t * B * GH;
     T* h = out + t * B * H;
-    if (d.lstm())
-      lstm_step<T>(a, gh.data(), tp >= 0 ? kept + tp * B * H : c0, kept + t * B * H, h, B, H);
-    else if (d.gru())
+    if (d.gru()) {
+      project_hidden(h_prev, gh.data(), b_hh);
       gru_step<T>(a, gh.data(), h_prev, kept + t * B * H, h, B, H);
+      continue;
+    }
+    project_hidden(h_prev, a);  // a = gx + b_ih + b_hh, += h W_hh^T
+    if (d.lstm())
+      lstm_step<T>(a, tp >= 0 ? kept + tp * B * H : c0, kept + t * B * H, h, B, H);
     else if (d.kind == RnnKind::rnn_relu)
-      rnn_step<true, T>(a, gh.data(), h, B * H);
+      rnn_step<true, T>(a, h, B * H);
     else
-      rnn_step<false, T>(a, gh.data(), h, B * H);
+      rnn_step<false, T>(a, h, B * H);
   }
   if (d.lstm()) std::copy_n(kept + d.time(d.T - 1) * B * H, B * H, out + d.T * B * H);  // the final c
 }
