@@ -74,11 +74,11 @@ Var gru_lbr_update(Var x_proj, Var h_proj, Var h_prev);
 // Returns [T, B, H] (h at every t), and for LSTM [T+1, B, H] whose last row is the final c.
 enum class RnnKind : uint8_t { lstm, gru_lbr, rnn_tanh, rnn_relu };
 const char* rnn_kind_name(RnnKind kind);  // "lstm", "gru_lbr", "rnn_tanh", "rnn_relu"
-// engine (float32 only; float64 always runs the step loop): oneDNN's fused primitive, or the step loop of
-// Note [Step loop] with oneDNN GEMMs, which keeps a quarter of the primitive's memory per step.
+// engine (float32 only; float64 always runs the step loop): the step loop of Note [Step loop] on oneDNN
+// GEMMs (it saves a quarter of what the primitive saves per step), or oneDNN's fused primitive.
 enum class RnnEngine : uint8_t { primitive, step_loop };
 Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse,
-                 RnnEngine engine = RnnEngine::primitive);
+                 RnnEngine engine = RnnEngine::step_loop);
 
 // ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
 inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }
