@@ -51,7 +51,6 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
     for (const Var& x : keep)
       if (x.same_tape(y) && x.id() <= y.id()) releasable[x.id()] = false;
   }
-  const bool release = !releasable.empty();
   tape.set_releasable(std::move(releasable));  // Note [Gradient views]
   // Note [Consumed activations]: marked consumed before the loop, so a backward that throws half-way
   // (some ops' saved values already overwritten) cannot be followed by a silently wrong one.
@@ -66,7 +65,7 @@ void run_backward(Var y, const Tensor* seed, bool into_parameters, const Backwar
   } reset{tape};
   for (NodeId id = y.id() + 1; id-- > 0;) {
     if (!run_node_backward(tape, id, into_parameters)) continue;
-    if (release && tape.releasable(id)) tape.release_grad(id);  // dead from here on
+    if (tape.releasable(id)) tape.release_grad(id);  // dead from here on (empty unless release_grads)
   }
 }
 

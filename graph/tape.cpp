@@ -116,7 +116,7 @@ Var Tape::record(const RecordSpec& spec) {
     input_ids_.push_back(in.id());
     any_needs = any_needs || nodes_[in.id()].requires_grad;
   }
-  const auto new_id = static_cast<NodeId>(nodes_.size());
+  const auto new_id = static_cast<NodeId>(nodes_.size());  // only once every input passed its checks
   for (size_t i = 0; i < spec.n_inputs; ++i) nodes_[spec.inputs[i].id()].last_consumer = new_id;
   n.view_offset = spec.view_offset;
   n.requires_grad = grad_enabled_ && any_needs;

@@ -4,7 +4,6 @@
 // as a clean one, for each op that takes the path, with inputs used once and twice) and that it keeps the
 // bits of zero-fill-and-add, signed zeros included.
 #include <cmath>
-#include <cstring>
 
 #include "autodiff/backward.h"
 #include "models/recurrent.h"
@@ -12,19 +11,11 @@
 #include "test_helpers.h"
 
 using namespace unroll;
+using unroll::testing::check_same_bits;
+using unroll::testing::dirty_arena;
 using unroll::testing::random_tensor;
 
 namespace {
-
-constexpr size_t kDirtyBytes = size_t{64} << 20;
-
-// Fills the tape's arena with NaN bit patterns, then rewinds it: the next pass allocates from that memory.
-void dirty_arena(Tape& tape) {
-  for (int pass = 0; pass < 2; ++pass) {  // the second pass lands in the coalesced chunk, which stays mapped
-    std::memset(tape.alloc_bytes(kDirtyBytes), 0xFF, kDirtyBytes);
-    tape.reset();
-  }
-}
 
 // Every op with a fresh-gradient backward, each input used once and some twice; returns the leaves' gradients.
 std::vector<Tensor> op_gradients(Tape& tape, DType dtype) {
@@ -67,15 +58,6 @@ std::vector<Tensor> recurrent_gradients(Tape& tape, const std::string& cell) {
   return grads;
 }
 
-void check_bits(const std::vector<Tensor>& clean, const std::vector<Tensor>& dirty) {
-  REQUIRE(clean.size() == dirty.size());
-  for (size_t i = 0; i < clean.size(); ++i) {
-    CAPTURE(i);
-    CHECK(clean[i].all_finite());
-    CHECK(clean[i].bit_equal(dirty[i]));
-  }
-}
-
 }  // namespace
 
 TEST_CASE("fresh gradients: every element is written (a NaN-filled arena gives the clean tape's bits)") {
@@ -85,7 +67,7 @@ TEST_CASE("fresh gradients: every element is written (a NaN-filled arena gives t
     const std::vector<Tensor> expected = op_gradients(clean, dtype);
     Tape dirty;
     dirty_arena(dirty);
-    check_bits(expected, op_gradients(dirty, dtype));
+    check_same_bits(expected, op_gradients(dirty, dtype));
   }
   for (const std::string cell : {"lstm", "gru_lbr", "rnn_tanh", "gru"}) {
     CAPTURE(cell);
@@ -93,7 +75,7 @@ TEST_CASE("fresh gradients: every element is written (a NaN-filled arena gives t
     const std::vector<Tensor> expected = recurrent_gradients(clean, cell);
     Tape dirty;
     dirty_arena(dirty);
-    check_bits(expected, recurrent_gradients(dirty, cell));
+    check_same_bits(expected, recurrent_gradients(dirty, cell));
   }
 }
 

@@ -3,7 +3,6 @@
 // These tests show the gradients keep their bits (leaves and parameters, float32 and float64, partial and
 // full windows, chains of views, a tape whose arena is full of NaN), that the memory is really shared (the
 // arena hands out less), and that a node grad() is asked for keeps its own gradient.
-#include <cstring>
 
 #include "autodiff/backward.h"
 #include "models/recurrent.h"
@@ -11,18 +10,11 @@
 #include "test_helpers.h"
 
 using namespace unroll;
+using unroll::testing::check_same_bits;
+using unroll::testing::dirty_arena;
 using unroll::testing::random_tensor;
 
 namespace {
-
-// Fills the tape's arena with NaN bit patterns, then rewinds it (as tests/test_fresh_grads.cpp does).
-void dirty_arena(Tape& tape) {
-  constexpr size_t kBytes = size_t{16} << 20;
-  for (int pass = 0; pass < 2; ++pass) {
-    std::memset(tape.alloc_bytes(kBytes), 0xFF, kBytes);
-    tape.reset();
-  }
-}
 
 struct Result {
   std::vector<Tensor> grads;
@@ -74,14 +66,7 @@ Result lstm_graph(bool release) {
   return r;
 }
 
-void check_bits(const Result& a, const Result& b) {
-  REQUIRE(a.grads.size() == b.grads.size());
-  for (size_t i = 0; i < a.grads.size(); ++i) {
-    CAPTURE(i);
-    CHECK(a.grads[i].all_finite());
-    CHECK(a.grads[i].bit_equal(b.grads[i]));
-  }
-}
+void check_bits(const Result& a, const Result& b) { check_same_bits(a.grads, b.grads); }
 
 }  // namespace
 

@@ -1,10 +1,14 @@
-// What lives here: small helpers shared by the test suites: seeded random tensors, closeness checks.
+// What lives here: small helpers shared by the test suites: seeded random tensors, closeness checks, and
+// for the tests that gradient buffers need no zero-fill, a NaN-filled arena and a bitwise comparison.
 #pragma once
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "graph/rng.h"
+#include "graph/tape.h"
 #include "graph/tensor.h"
 
 namespace unroll::testing {
@@ -36,6 +40,25 @@ inline double max_scaled_diff(const Tensor& a, const Tensor& b) {
   double worst = 0;
   for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.at(i) - b.at(i)) / (1 + std::abs(b.at(i))));
   return worst;
+}
+
+// Fills the tape's arena with NaN bit patterns, then rewinds it: the next pass allocates from that memory,
+// so a gradient buffer an op forgets to write shows up as NaN.
+inline void dirty_arena(Tape& tape, size_t bytes = size_t{64} << 20) {
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass lands in the coalesced chunk, which stays mapped
+    std::memset(tape.alloc_bytes(bytes), 0xFF, bytes);
+    tape.reset();
+  }
+}
+
+// Every tensor of `clean` is finite and has exactly the bits of its twin in `other`.
+inline void check_same_bits(const std::vector<Tensor>& clean, const std::vector<Tensor>& other) {
+  REQUIRE(clean.size() == other.size());
+  for (size_t i = 0; i < clean.size(); ++i) {
+    CAPTURE(i);
+    CHECK(clean[i].all_finite());
+    CHECK(clean[i].bit_equal(other[i]));
+  }
 }
 
 }  // namespace unroll::testing
