@@ -29,6 +29,9 @@ struct CachedMatmul {
   // packed weights only: the user's layout (handle set per pack) and the reorder into the primitive's
   dnnl::memory user_weights;
   dnnl::reorder pack;
+  // packed only: the primitive's own scratch (scratchpad mode user). oneDNN's default shares one library
+  // scratchpad between executions, which races when GemmRunners run one primitive on several threads.
+  dnnl::memory scratchpad;
 };
 
 struct RnnShapeHash {
@@ -85,6 +88,7 @@ struct DnnlContext::Impl {
                                    : user_weights_md;
     const auto dst_md = desc(s.m, s.n, false, s.n);
     dnnl::primitive_attr attr;
+    if (packed) attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (s.accumulate) {
       dnnl::post_ops ops;
       ops.append_sum(1.0f);
@@ -106,6 +110,7 @@ struct DnnlContext::Impl {
       c.user_weights = dnnl::memory(user_weights_md, engine, nullptr);
       c.weights = dnnl::memory(pd.weights_desc(), engine, nullptr);
       c.pack = dnnl::reorder(c.user_weights, c.weights);
+      c.scratchpad = dnnl::memory(pd.scratchpad_desc(), engine);
     } else {
       c.weights = dnnl::memory(weights_md, engine, nullptr);
     }
@@ -297,19 +302,56 @@ PackedWeights DnnlContext::pack_weights(const GemmShape& s, const float* b) {
   return PackedWeights{s, packed};
 }
 
-void DnnlContext::gemm(const GemmShape& s, const float* a, const PackedWeights& w, float* c, const float* bias) {
-  UNROLL_CHECK(w.shape == s && w.memory, UsageError, "gemm: the packed weights were made for another shape");
-  CachedMatmul& m = impl_->packed_matmuls.at(s);
+namespace {
+// Runs a packed product: the cached primitive with its src/dst/bias memories pointed at this call's data.
+void run_packed(const CachedMatmul& m, const dnnl::memory& weights, dnnl::stream& stream, const float* a, float* c,
+                const float* bias) {
   m.src.set_data_handle(const_cast<float*>(a));
   m.dst.set_data_handle(c);
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, m.src}, {DNNL_ARG_WEIGHTS, *static_cast<const dnnl::memory*>(w.memory.get())}, {DNNL_ARG_DST, m.dst}};
-  if (s.bias) {
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, m.src},
+                                             {DNNL_ARG_WEIGHTS, weights},
+                                             {DNNL_ARG_DST, m.dst},
+                                             {DNNL_ARG_SCRATCHPAD, m.scratchpad}};
+  if (m.bias) {
     m.bias.set_data_handle(const_cast<float*>(bias));
     args.emplace(DNNL_ARG_BIAS, m.bias);
   }
-  m.primitive.execute(impl_->stream, args);
-  impl_->stream.wait();
+  m.primitive.execute(stream, args);
+  stream.wait();
+}
+
+const dnnl::memory& packed_memory(const PackedWeights& w) { return *static_cast<const dnnl::memory*>(w.memory.get()); }
+}  // namespace
+
+void DnnlContext::gemm(const GemmShape& s, const float* a, const PackedWeights& w, float* c, const float* bias) {
+  UNROLL_CHECK(w.shape == s && w.memory, UsageError, "gemm: the packed weights were made for another shape");
+  run_packed(impl_->packed_matmuls.at(s), packed_memory(w), impl_->stream, a, c, bias);
+}
+
+// A runner's own copy of the cached entry: the same primitive, fresh memory objects (null handles) and
+// its own scratchpad.
+struct GemmRunner::State {
+  CachedMatmul matmul;
+  dnnl::memory weights;
+  dnnl::stream stream;
+};
+
+GemmRunner DnnlContext::runner(const PackedWeights& w) {
+  UNROLL_CHECK(w.memory != nullptr, UsageError, "runner: the packed weights are empty");
+  const CachedMatmul& cached = impl_->packed_matmuls.at(w.shape);
+  const auto fresh = [&](const dnnl::memory& m) { return m ? dnnl::memory(m.get_desc(), impl_->engine, nullptr) : m; };
+  GemmRunner r;
+  r.state_ = std::make_shared<GemmRunner::State>(GemmRunner::State{
+      .matmul = {.primitive = cached.primitive, .src = fresh(cached.src), .weights = {}, .dst = fresh(cached.dst),
+                 .bias = fresh(cached.bias), .user_weights = {}, .pack = {},
+                 .scratchpad = dnnl::memory(cached.scratchpad.get_desc(), impl_->engine)},
+      .weights = packed_memory(w),
+      .stream = dnnl::stream(impl_->engine)});
+  return r;
+}
+
+void GemmRunner::operator()(const float* a, float* c, const float* bias) const {
+  run_packed(state_->matmul, state_->weights, state_->stream, a, c, bias);
 }
 
 // ---- fused RNN ----

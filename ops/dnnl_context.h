@@ -1,7 +1,8 @@
 // What lives here: DnnlContext, the oneDNN engine, stream and primitive cache one tape (or several
-// tapes on one thread) uses: matmul for gemm(), and the fused RNN primitives (lstm, lbr_gru,
-// vanilla_rnn) behind ops/rnn_sequence.cpp. No globals: a Tape creates its own on first float32 use, or
-// is handed one to share. Not thread-safe: give each thread its own.
+// tapes on one thread) uses: matmul for gemm() (and GemmRunner, a product other threads may run), and the
+// fused RNN primitives (lstm, lbr_gru, vanilla_rnn) behind ops/rnn_sequence.cpp. No globals: a Tape
+// creates its own on first float32 use, or is handed one to share. Not thread-safe: give each thread its
+// own (GemmRunners excepted).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +54,20 @@ struct PackedWeights {
   std::shared_ptr<const void> memory;  // a dnnl::memory
 };
 
+// One thread's handle on a product with packed weights: its own oneDNN memory objects and stream, the
+// primitive and the packed weights shared. Runners never touch the context that made them, so several
+// can run at once, each on its own thread -- inside an OpenMP parallel region oneDNN runs each product
+// single-threaded (Note [Batch split] in ops/rnn_sequence.cpp). Made by DnnlContext::runner.
+class GemmRunner {
+ public:
+  void operator()(const float* a, float* c, const float* bias = nullptr) const;
+
+ private:
+  friend class DnnlContext;
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
 class DnnlContext {
  public:
   DnnlContext();
@@ -65,6 +80,7 @@ class DnnlContext {
   // The same with B packed once (unbatched): for one weight used by many products.
   PackedWeights pack_weights(const GemmShape& shape, const float* b);
   void gemm(const GemmShape& shape, const float* a, const PackedWeights& b, float* c, const float* bias);
+  GemmRunner runner(const PackedWeights& b);
 
   // Fused RNN (see RnnShape): forward_training, then backward with the forward's workspace (or
   // forward_inference alone). Primitives, weight reorders and scratch are created once per RnnShape.

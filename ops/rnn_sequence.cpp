@@ -20,9 +20,12 @@
 // ldgoi; LSTM (i f g o) and vanilla RNN need no permutation; oneDNN's GRU gates are (u r o) = our
 // (z r n), so blocks 0 and 1 swap. Bias: LSTM/RNN b_ih + b_hh; lbr_gru has 4 blocks
 // [b_z, b_r, b_in, b_hn] (sums for z and r; b_hn stays inside r * (W_hn h + b_hn)).
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <exception>
 #include <type_traits>
 #include <vector>
 
@@ -187,27 +190,78 @@ UNROLL_SIMD_CLONES void rnn_step_backward(T* __restrict gates, const T* __restri
   }
 }
 
-// A product with one weight matrix at every step (h W_hh^T + b_hh forward, da W_hh backward). float32 packs
-// the weights once per sequence into the layout oneDNN's matmul prefers for the step's small M (with plain
-// weights it would repack them on every call); float64 runs the reference kernel on them as they are.
-template <class T>
-class StepProduct {
- public:
-  StepProduct(Tape& tape, const GemmShape& shape, const T* w) : tape_(tape), shape_(shape), w_(w) {
-    if constexpr (std::is_same_v<T, float>) packed_ = dnnl_context(tape).pack_weights(shape, w);
+// Note [Batch split]: the rows of a batch never meet in the recurrence -- row b of h_t depends on row b
+// of h_{t-1} alone -- so with n OpenMP threads each thread runs the whole recurrence, every step, on its
+// own block of about B/n rows: its own small product per step (oneDNN runs a product single-threaded
+// inside a parallel region) and its own gate math, with no barrier between steps. One shared product
+// per step instead costs a fork and join of both threads at every step and leaves the second thread
+// idle through the gate loops. The products over all steps (input projection, weight and input
+// gradients) stay single multithreaded GEMMs. Bits: the gate math of a row is the same whatever the
+// split; a product on fewer rows may round differently, so bits are reproducible for the same thread
+// count (docs/reliability.md). Inside a caller's parallel region the loop runs as one block.
+struct RowBlock {
+  int64_t begin, rows;
+};
+
+std::vector<RowBlock> split_batch(int64_t batch) {
+  const int64_t parts = omp_in_parallel() ? 1 : std::clamp<int64_t>(omp_get_max_threads(), 1, batch);
+  std::vector<RowBlock> blocks;
+  for (int64_t p = 0, begin = 0; p < parts; ++p) {
+    const int64_t rows = batch / parts + (p < batch % parts ? 1 : 0);
+    blocks.push_back({begin, rows});
+    begin += rows;
   }
-  void operator()(const T* a, T* c, const T* bias = nullptr) const {
+  return blocks;
+}
+
+// body(i) for every block i, block i on thread i; the first exception any block throws is rethrown here.
+template <class Body>
+void for_each_block(size_t count, const Body& body) {
+  std::vector<std::exception_ptr> errors(count);
+#pragma omp parallel for num_threads(static_cast<int>(count)) schedule(static, 1)
+  for (size_t i = 0; i < count; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// The product with one weight matrix at every step (h W_hh^T forward, da W_hh backward), for each row
+// block of Note [Batch split]. float32 packs the weights once per sequence (once per distinct block
+// height) into the layout oneDNN's matmul prefers for the small M (with plain weights it would repack them
+// on every call), and gives each block its own runner; float64 runs the reference kernel on them as they
+// are. Made on the calling thread; block i's product may then run on thread i.
+template <class T>
+class StepProducts {
+ public:
+  StepProducts(Tape& tape, const GemmShape& per_row, const T* w, const std::vector<RowBlock>& blocks) : w_(w) {
+    for (const RowBlock& blk : blocks) {
+      GemmShape shape = per_row;
+      shape.m = blk.rows;
+      shapes_.push_back(shape);
+      if constexpr (std::is_same_v<T, float>) {
+        DnnlContext& dnnl = dnnl_context(tape);
+        if (packs_.empty() || !(packs_.back().shape == shape)) packs_.push_back(dnnl.pack_weights(shape, w));
+        runners_.push_back(dnnl.runner(packs_.back()));
+      }
+    }
+  }
+  void operator()(size_t block, const T* a, T* c, const T* bias = nullptr) const {
     if constexpr (std::is_same_v<T, float>)
-      dnnl_context(tape_).gemm(shape_, a, packed_, c, bias);
+      runners_[block](a, c, bias);
     else
-      gemm<T>(tape_, shape_, a, w_, c, bias);
+      gemm_reference(shapes_[block], a, w_, c, bias);
   }
 
  private:
-  Tape& tape_;
-  GemmShape shape_;
   const T* w_;
-  PackedWeights packed_;
+  std::vector<GemmShape> shapes_;
+  std::vector<PackedWeights> packs_;
+  std::vector<GemmRunner> runners_;
 };
 
 template <class T>
@@ -223,26 +277,32 @@ void loop_forward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* c
     for (int64_t j = 0; j < GH; ++j) bias[static_cast<size_t>(j)] += b_hh[j];
   gemm<T>(tape, {.m = d.T * B, .n = GH, .k = d.I, .trans_b = true, .bias = true}, x, w_ih, gates, bias.data());
   std::vector<T> gh(static_cast<size_t>(d.gru() ? B * GH : 0));
-  const StepProduct<T> project_hidden(
-      tape, {.m = B, .n = GH, .k = H, .trans_b = true, .accumulate = !d.gru(), .bias = d.gru()}, w_hh);
-  for (int64_t k = 0; k < d.T; ++k) {
-    const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
-    const T* h_prev = tp >= 0 ? out + tp * B * H : h0;
-    T* a = gates + t * B * GH;
-    T* h = out + t * B * H;
-    if (d.gru()) {
-      project_hidden(h_prev, gh.data(), b_hh);
-      gru_step<T>(a, gh.data(), h_prev, kept + t * B * H, h, B, H);
-      continue;
+  const std::vector<RowBlock> row_blocks = split_batch(B);
+  const StepProducts<T> project_hidden(
+      tape, {.n = GH, .k = H, .trans_b = true, .accumulate = !d.gru(), .bias = d.gru()}, w_hh, row_blocks);
+  for_each_block(row_blocks.size(), [&](size_t i) {  // Note [Batch split]: this block's rows, every step
+    const int64_t b0 = row_blocks[i].begin, nb = row_blocks[i].rows;
+    for (int64_t k = 0; k < d.T; ++k) {
+      const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
+      const T* h_prev = (tp >= 0 ? out + tp * B * H : h0) + b0 * H;
+      T* a = gates + (t * B + b0) * GH;
+      T* h = out + (t * B + b0) * H;
+      T* kept_t = kept + (t * B + b0) * H;
+      if (d.gru()) {
+        T* gh_rows = gh.data() + b0 * GH;
+        project_hidden(i, h_prev, gh_rows, b_hh);
+        gru_step<T>(a, gh_rows, h_prev, kept_t, h, nb, H);
+        continue;
+      }
+      project_hidden(i, h_prev, a);  // a = gx + b_ih + b_hh, += h W_hh^T
+      if (d.lstm())
+        lstm_step<T>(a, (tp >= 0 ? kept + tp * B * H : c0) + b0 * H, kept_t, h, nb, H);
+      else if (d.kind == RnnKind::rnn_relu)
+        rnn_step<true, T>(a, h, nb * H);
+      else
+        rnn_step<false, T>(a, h, nb * H);
     }
-    project_hidden(h_prev, a);  // a = gx + b_ih + b_hh, += h W_hh^T
-    if (d.lstm())
-      lstm_step<T>(a, tp >= 0 ? kept + tp * B * H : c0, kept + t * B * H, h, B, H);
-    else if (d.kind == RnnKind::rnn_relu)
-      rnn_step<true, T>(a, h, B * H);
-    else
-      rnn_step<false, T>(a, h, B * H);
-  }
+  });
   if (d.lstm()) std::copy_n(kept + d.time(d.T - 1) * B * H, B * H, out + d.T * B * H);  // the final c
 }
 
@@ -264,28 +324,35 @@ void loop_backward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* 
   const auto n = [](int64_t v) { return static_cast<size_t>(v); };
   std::vector<T> dh_next(n(B * H)), dc_next(n(B * H)), carry(n(d.gru() ? B * H : 0)), dgh(n(d.gru() ? B * GH : 0));
   if (d.lstm()) std::copy_n(dout + d.T * B * H, B * H, dc_next.begin());
-  const StepProduct<T> back_to_hidden(tape, {.m = B, .n = H, .k = GH}, w_hh);
-  for (int64_t k = d.T - 1; k >= 0; --k) {
-    const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
-    const T* h_prev = tp >= 0 ? out + tp * B * H : h0;
-    T* a = gates + t * B * GH;
-    const T* dy = dout + t * B * H;
-    const T* da_h = a;
-    if (d.lstm()) {
-      lstm_step_backward<T>(a, kept + t * B * H, tp >= 0 ? kept + tp * B * H : c0, dy, dh_next.data(), dc_next.data(),
-                            B, H);
-    } else if (d.gru()) {
-      gru_step_backward<T>(a, kept + t * B * H, h_prev, dy, dh_next.data(), dgh.data(), carry.data(), B, H);
-      da_h = dgh.data();
-    } else if (d.kind == RnnKind::rnn_relu) {
-      rnn_step_backward<true, T>(a, out + t * B * H, dy, dh_next.data(), B * H);
-    } else {
-      rnn_step_backward<false, T>(a, out + t * B * H, dy, dh_next.data(), B * H);
+  const std::vector<RowBlock> row_blocks = split_batch(B);
+  const StepProducts<T> back_to_hidden(tape, {.n = H, .k = GH}, w_hh, row_blocks);
+  for_each_block(row_blocks.size(), [&](size_t i) {  // Note [Batch split]: this block's rows, every step
+    const int64_t b0 = row_blocks[i].begin, nb = row_blocks[i].rows;
+    T* dh = dh_next.data() + b0 * H;
+    T* dc = dc_next.data() + b0 * H;
+    for (int64_t k = d.T - 1; k >= 0; --k) {
+      const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
+      const T* h_prev = (tp >= 0 ? out + tp * B * H : h0) + b0 * H;
+      T* a = gates + (t * B + b0) * GH;
+      const T* dy = dout + (t * B + b0) * H;
+      const T* da_h = a;
+      if (d.lstm()) {
+        lstm_step_backward<T>(a, kept + (t * B + b0) * H, (tp >= 0 ? kept + tp * B * H : c0) + b0 * H, dy, dh, dc, nb,
+                              H);
+      } else if (d.gru()) {
+        T* dgh_rows = dgh.data() + b0 * GH;
+        gru_step_backward<T>(a, kept + (t * B + b0) * H, h_prev, dy, dh, dgh_rows, carry.data() + b0 * H, nb, H);
+        da_h = dgh_rows;
+      } else if (d.kind == RnnKind::rnn_relu) {
+        rnn_step_backward<true, T>(a, out + (t * B + b0) * H, dy, dh, nb * H);
+      } else {
+        rnn_step_backward<false, T>(a, out + (t * B + b0) * H, dy, dh, nb * H);
+      }
+      back_to_hidden(i, da_h, dh);  // dh_{t-1} = da_h W_hh (+ dh z)
+      if (d.gru())
+        for (int64_t j = 0; j < nb * H; ++j) dh[j] += carry[n(b0 * H + j)];
     }
-    back_to_hidden(da_h, dh_next.data());  // dh_{t-1} = da_h W_hh (+ dh z)
-    if (d.gru())
-      for (int64_t i = 0; i < B * H; ++i) dh_next[n(i)] += carry[n(i)];
-  }
+  });
   if (g.dh0) for (int64_t i = 0; i < B * H; ++i) g.dh0[i] += dh_next[n(i)];
   if (g.dc0) for (int64_t i = 0; i < B * H; ++i) g.dc0[i] += dc_next[n(i)];
 

@@ -1,6 +1,9 @@
 // What lives here: oneDNN float32 matrix products against the float64 reference kernels, the primitive
-// cache (created once per shape), products with a row stride or on packed weights, and the packed-weights
-// scope (Note [Packed weights]).
+// cache (created once per shape), products with a row stride or on packed weights, runners of one packed
+// product on several threads at once (Note [Batch split]), and the packed-weights scope (Note [Packed
+// weights]).
+#include <omp.h>
+
 #include "ops/dnnl_context.h"
 #include "ops/weight_packs.h"
 #include "test_helpers.h"
@@ -95,6 +98,53 @@ TEST_CASE("gemm with a row stride on A, and with packed weights, match the refer
       CHECK_THROWS_AS(ctx.gemm(GemmShape{.m = m + 1, .n = n, .k = k, .trans_b = trans_b, .bias = true}, a32.data<float>(),
                                packed, got.data<float>(), bias32.data<float>()),
                       UsageError);
+    }
+  }
+}
+
+// Note [Batch split] (ops/rnn_sequence.cpp): runners of one packed product execute at once, one per
+// OpenMP thread (oneDNN runs each single-threaded there), each on its own rows. Every thread must get the
+// bits the context's own gemm gives for those rows, every time: shared scratch between the executions
+// (oneDNN's default library scratchpad) made them race, which this test caught.
+TEST_CASE("gemm runners of one packed product run on several threads at once and give the context's bits") {
+  Rng rng(8);
+  DnnlContext ctx;
+  const int threads = 3;
+  for (const auto& [rows, k, n, accumulate] : {std::tuple{1, 8, 12, false}, {5, 64, 96, true}, {16, 256, 1024, true}}) {
+    CAPTURE(rows);
+    CAPTURE(k);
+    const GemmShape s{.m = rows, .n = n, .k = k, .trans_b = true, .accumulate = accumulate, .bias = !accumulate};
+    const Tensor w = random_tensor({n, k}, rng).to(DType::f32), bias = random_tensor({n}, rng).to(DType::f32);
+    const Tensor a = random_tensor({threads * rows, k}, rng).to(DType::f32);
+    const Tensor c0 = random_tensor({threads * rows, n}, rng).to(DType::f32);
+    const PackedWeights packed = ctx.pack_weights(s, w.data<float>());
+    Tensor want = c0.clone();  // one block after the other, on the context
+    for (int t = 0; t < threads; ++t)
+      ctx.gemm(s, a.data<float>() + t * rows * k, packed, want.data<float>() + t * rows * n, bias.data<float>());
+    Tensor reference = c0.to(DType::f64);
+    gemm_reference<double>(GemmShape{.m = threads * rows, .n = n, .k = k, .trans_b = true, .accumulate = accumulate,
+                                     .bias = !accumulate},
+                           a.to(DType::f64).data<double>(), w.to(DType::f64).data<double>(), reference.data<double>(),
+                           bias.to(DType::f64).data<double>());
+    CHECK(max_scaled_diff(want.to(DType::f64), reference) < 2e-5);
+    std::vector<GemmRunner> runners;
+    for (int t = 0; t < threads; ++t) runners.push_back(ctx.runner(packed));
+    for (int repeat = 0; repeat < 20; ++repeat) {
+      Tensor got = c0.clone();
+      int team = 0;
+#pragma omp parallel num_threads(threads)
+      {
+        const int t = omp_get_thread_num();
+#pragma omp atomic
+        team += 1;
+        float* c = got.data<float>() + t * rows * n;
+        for (int rep = 0; rep < 4; ++rep) {  // each thread runs its rows 4 times, from C0 each time
+          std::copy_n(c0.data<float>() + t * rows * n, rows * n, c);
+          runners[static_cast<size_t>(t)](a.data<float>() + t * rows * k, c, bias.data<float>());
+        }
+      }
+      REQUIRE(team == threads);
+      CHECK(got.bit_equal(want));
     }
   }
 }

@@ -4,8 +4,10 @@
 // primitive) and fused = false (per-step graph) on the same weights agree in outputs, steps, final states
 // and EVERY gradient; the float64 step loop equals the float64 graph path; the step loop gives the same
 // bits whether its backward consumes its saved gates or copies them; the fast path is really taken (tape
-// inspection) and masked batches fall back; bad shapes are refused naming the op and the shapes.
+// inspection) and masked batches fall back; bad shapes are refused naming the op and the shapes; the step
+// loop's batch split (Note [Batch split]) over 1, 2, 3 and 5 threads.
 #include <fmt/format.h>
+#include <omp.h>
 
 #include "test_helpers.h"
 #include "unroll.h"
@@ -172,6 +174,64 @@ TEST_CASE("rnn_sequence: the step loop's gradients are the same bits whether it 
       for (size_t i = 0; i < runs[0].size(); ++i) {
         CAPTURE(i);
         CHECK(runs[0][i].bit_equal(runs[1][i]));
+      }
+    }
+}
+
+namespace {
+// rnn_sequence of one kind, forward and backward with the OpenMP thread count set to `threads`: the output,
+// then the gradients of x, h0, (c0,) w_ih, w_hh, b_ih, b_hh.
+std::vector<Tensor> step_loop_with_threads(RnnKind kind, bool reverse, DType dtype, int threads, int64_t batch) {
+  const int64_t T = 7, I = 3, H = 5;
+  const bool lstm = kind == RnnKind::lstm;
+  const int64_t G = lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1;
+  Rng rng(17);
+  std::vector<Tensor> inputs{random_tensor({T, batch, I}, rng), random_tensor({batch, H}, rng),
+                             random_tensor({batch, H}, rng),    random_tensor({G * H, I}, rng),
+                             random_tensor({G * H, H}, rng),    random_tensor({G * H}, rng),
+                             random_tensor({G * H}, rng)};
+  const Tensor weight = random_tensor({T + (lstm ? 1 : 0), batch, H}, rng).to(dtype);
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  Tape tape;
+  std::vector<Var> in;
+  for (const Tensor& t : inputs) in.push_back(tape.leaf(t.to(dtype), true));
+  const Var y = rnn_sequence(kind, in[0], in[1], lstm ? in[2] : Var(), in[3], in[4], in[5], in[6], reverse,
+                             RnnEngine::step_loop);
+  backward(sum(mul(y, tape.constant(weight))));
+  omp_set_num_threads(before);
+  std::vector<Tensor> result{y.value().clone()};
+  for (size_t i = 0; i < in.size(); ++i)
+    if (lstm || i != 2) result.push_back(in[i].grad().clone());
+  return result;
+}
+}  // namespace
+
+// Note [Batch split]: with n threads the step loop runs n blocks of rows side by side. A row's arithmetic is
+// the same in every split except the float32 products' blocking, so float64 (the reference GEMM, row by
+// row) gives the same bits for every thread count, including blocks of unequal height (B = 5 on 2 or 3
+// threads) and more threads than rows; float32 agrees to rounding, and to the bit for a repeated run.
+TEST_CASE("rnn_sequence: the step loop's batch split gives the same result for 1, 2, 3, 5 and 8 threads") {
+  const int64_t B = 5;
+  for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu})
+    for (const bool reverse : {false, true}) {
+      const std::string name = cell_name(kind);
+      CAPTURE(name);
+      CAPTURE(reverse);
+      const std::vector<Tensor> f64_one = step_loop_with_threads(kind, reverse, DType::f64, 1, B);
+      const std::vector<Tensor> f32_one = step_loop_with_threads(kind, reverse, DType::f32, 1, B);
+      for (const int threads : {2, 3, 5, 8}) {
+        CAPTURE(threads);
+        const std::vector<Tensor> f64 = step_loop_with_threads(kind, reverse, DType::f64, threads, B);
+        const std::vector<Tensor> f32 = step_loop_with_threads(kind, reverse, DType::f32, threads, B);
+        const std::vector<Tensor> f32_again = step_loop_with_threads(kind, reverse, DType::f32, threads, B);
+        REQUIRE(f64.size() == f64_one.size());
+        for (size_t i = 0; i < f64.size(); ++i) {
+          CAPTURE(i);
+          CHECK(f64[i].bit_equal(f64_one[i]));
+          CHECK(max_scaled_diff(f32[i].to(DType::f64), f32_one[i].to(DType::f64)) < kF32Tolerance);
+          CHECK(f32_again[i].bit_equal(f32[i]));
+        }
       }
     }
 }

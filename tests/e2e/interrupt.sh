@@ -1,7 +1,7 @@
 # What lives here: end-to-end test: SIGINT (then SIGTERM) at a random moment of a real run finishes the step, saves, exits with
 # 128+signal and a one-line "resume with" message; resuming gives the uninterrupted run's bits.
 source "$(dirname "$0")/lib.sh"
-ARGS=(--length 6000 --hidden 24 --history 8 --batch 16 --epochs 6 --no-plot --quiet)
+ARGS=(--length 16000 --hidden 24 --history 8 --batch 16 --epochs 6 --no-plot --quiet)
 
 "$UNROLL" train "${ARGS[@]}" --out straight
 
@@ -11,7 +11,7 @@ for sig in INT TERM; do
   pid=$!
   # wait until training runs (the first checkpoint exists), then a random extra delay
   for _ in $(seq 1 600); do [[ -e "$out/checkpoint.h5" ]] && break; sleep 0.05; done
-  sleep "0.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"  # 0 - 0.29 s: inside epoch 2 (an epoch takes longer)
+  sleep "0.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"  # 0 - 0.29 s: inside epoch 2 (an epoch takes ~0.5 s)
   kill -s "$sig" "$pid" || true
   set +e
   wait "$pid"
