@@ -190,6 +190,12 @@ UNROLL_SIMD_CLONES void rnn_step_backward(T* __restrict gates, const T* __restri
   }
 }
 
+// dst += src, n elements
+template <class T>
+UNROLL_SIMD_CLONES void add_into(T* __restrict dst, const T* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
 // Note [Batch split]: the rows of a batch never meet in the recurrence -- row b of h_t depends on row b
 // of h_{t-1} alone -- so with n OpenMP threads each thread runs the whole recurrence, every step, on its
 // own block of about B/n rows: its own small product per step (oneDNN runs a product single-threaded
@@ -324,6 +330,11 @@ void loop_backward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* 
   const auto n = [](int64_t v) { return static_cast<size_t>(v); };
   std::vector<T> dh_next(n(B * H)), dc_next(n(B * H)), carry(n(d.gru() ? B * H : 0)), dgh(n(d.gru() ? B * GH : 0));
   if (d.lstm()) std::copy_n(dout + d.T * B * H, B * H, dc_next.begin());
+  // Bias gradients: each row's gate gradients are summed over the steps right after the step writes them,
+  // while they are in cache, then the rows are summed in order (so the split does not change the bits):
+  // row_sums [B, G*H] of da (b_ih's; lstm, rnn: b_hh's too) and, gru, row_sums_hn [B, H] of da_n r (b_hn's).
+  const bool bias_sums = g.db_ih != nullptr || g.db_hh != nullptr;
+  std::vector<T> row_sums(n(bias_sums ? B * GH : 0)), row_sums_hn(n(bias_sums && d.gru() ? B * H : 0));
   const std::vector<RowBlock> row_blocks = split_batch(B);
   const StepProducts<T> back_to_hidden(tape, {.n = H, .k = GH}, w_hh, row_blocks);
   for_each_block(row_blocks.size(), [&](size_t i) {  // Note [Batch split]: this block's rows, every step
@@ -349,23 +360,33 @@ void loop_backward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* 
         rnn_step_backward<false, T>(a, out + (t * B + b0) * H, dy, dh, nb * H);
       }
       back_to_hidden(i, da_h, dh);  // dh_{t-1} = da_h W_hh (+ dh z)
-      if (d.gru())
-        for (int64_t j = 0; j < nb * H; ++j) dh[j] += carry[n(b0 * H + j)];
+      if (d.gru()) add_into<T>(dh, carry.data() + b0 * H, nb * H);
+      if (bias_sums) {
+        add_into<T>(row_sums.data() + b0 * GH, a, nb * GH);
+        if (d.gru()) add_into<T>(row_sums_hn.data() + b0 * H, kept + (t * B + b0) * H, nb * H);
+      }
     }
   });
   if (g.dh0) for (int64_t i = 0; i < B * H; ++i) g.dh0[i] += dh_next[n(i)];
   if (g.dc0) for (int64_t i = 0; i < B * H; ++i) g.dc0[i] += dc_next[n(i)];
 
-  // The products over all steps. Column sums are products with a ones vector: da^T 1. (One product over
-  // all rows: chunks of rows would keep the vector O(1), 4 bytes per row, but each chunk length is one more
-  // oneDNN primitive, which cost more memory than the vector in config b.)
-  const std::vector<T> ones(n(rows), T(1));
-  const auto add_column_sums = [&](const T* src, int64_t ld, int64_t width, T* dst) {
-    gemm<T>(tape, {.m = width, .n = 1, .k = rows, .trans_a = true, .accumulate = true, .lda = ld}, src, ones.data(), dst);
-  };
+  if (bias_sums) {
+    std::vector<T> sums(n(GH)), sums_hn(n(d.gru() ? H : 0));
+    for (int64_t b = 0; b < B; ++b) {
+      add_into<T>(sums.data(), row_sums.data() + b * GH, GH);
+      if (d.gru()) add_into<T>(sums_hn.data(), row_sums_hn.data() + b * H, H);
+    }
+    if (g.db_ih) add_into<T>(g.db_ih, sums.data(), GH);
+    if (g.db_hh) {  // gru: r, z as b_ih's, n from da_n r
+      add_into<T>(g.db_hh, sums.data(), d.gru() ? 2 * H : GH);
+      if (d.gru()) add_into<T>(g.db_hh + 2 * H, sums_hn.data(), H);
+    }
+  }
+
+  // The products over all steps.
   if (g.dx) gemm<T>(tape, {.m = rows, .n = I, .k = GH, .accumulate = true}, gates, w_ih, g.dx);
   if (g.dw_ih) gemm<T>(tape, {.m = GH, .n = I, .k = rows, .trans_a = true, .accumulate = true}, gates, x, g.dw_ih);
-  if (g.db_ih) add_column_sums(gates, GH, GH, g.db_ih);
+  if (!g.dw_hh) return;
   // da_h in blocks of W_hh's rows: all of da (lstm, rnn); gru: r, z from da (row stride 3H), n from kept.
   struct Block {
     const T* src;
@@ -376,15 +397,12 @@ void loop_backward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* 
   // h_prev of step t is out[t - 1] (out[t + 1] in reverse), except the first step processed: h0.
   const int64_t first = d.time(0), with_prev = d.reverse ? 0 : 1, prev_of_it = d.reverse ? 1 : 0;
   for (const Block& blk : blocks) {
-    if (g.dw_hh) {
-      T* dst = g.dw_hh + blk.first_row * H;
-      if (d.T > 1)
-        gemm<T>(tape, {.m = blk.width, .n = H, .k = (d.T - 1) * B, .trans_a = true, .accumulate = true, .lda = blk.ld},
-                blk.src + with_prev * B * blk.ld, out + prev_of_it * B * H, dst);
-      gemm<T>(tape, {.m = blk.width, .n = H, .k = B, .trans_a = true, .accumulate = true, .lda = blk.ld},
-              blk.src + first * B * blk.ld, h0, dst);
-    }
-    if (g.db_hh) add_column_sums(blk.src, blk.ld, blk.width, g.db_hh + blk.first_row);
+    T* dst = g.dw_hh + blk.first_row * H;
+    if (d.T > 1)
+      gemm<T>(tape, {.m = blk.width, .n = H, .k = (d.T - 1) * B, .trans_a = true, .accumulate = true, .lda = blk.ld},
+              blk.src + with_prev * B * blk.ld, out + prev_of_it * B * H, dst);
+    gemm<T>(tape, {.m = blk.width, .n = H, .k = B, .trans_a = true, .accumulate = true, .lda = blk.ld},
+            blk.src + first * B * blk.ld, h0, dst);
   }
 }
 
