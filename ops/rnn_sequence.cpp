@@ -367,8 +367,8 @@ void loop_backward(Tape& tape, const Dims& d, const T* x, const T* h0, const T* 
       }
     }
   });
-  if (g.dh0) for (int64_t i = 0; i < B * H; ++i) g.dh0[i] += dh_next[n(i)];
-  if (g.dc0) for (int64_t i = 0; i < B * H; ++i) g.dc0[i] += dc_next[n(i)];
+  if (g.dh0) add_into<T>(g.dh0, dh_next.data(), B * H);
+  if (g.dc0) add_into<T>(g.dc0, dc_next.data(), B * H);
 
   if (bias_sums) {
     std::vector<T> sums(n(GH)), sums_hn(n(d.gru() ? H : 0));
