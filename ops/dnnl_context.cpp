@@ -32,7 +32,30 @@ struct CachedMatmul {
   // packed only: the primitive's own scratch (scratchpad mode user). oneDNN's default shares one library
   // scratchpad between executions, which races when GemmRunners run one primitive on several threads.
   dnnl::memory scratchpad;
+  // packed only: every packed copy and runner made for this shape, handed out again once nobody else holds
+  // it (use_count 1), so a training loop packs into the same buffers every step instead of fresh pages.
+  std::vector<std::shared_ptr<dnnl::memory>> packs;
+  std::vector<std::shared_ptr<GemmRunner::State>> runners;
 };
+
+// The first element nobody but `pool` holds, or null.
+template <class T>
+std::shared_ptr<T> spare(const std::vector<std::shared_ptr<T>>& pool) {
+  for (const auto& p : pool)
+    if (p.use_count() == 1) return p;
+  return nullptr;
+}
+}  // namespace
+
+// A runner's own copy of the cached entry: the same primitive, fresh memory objects (null handles) and
+// its own scratchpad; it holds its packed weights.
+struct GemmRunner::State {
+  CachedMatmul matmul;
+  PackedWeights weights;
+  dnnl::stream stream;
+};
+
+namespace {
 
 struct RnnShapeHash {
   size_t operator()(const RnnShape& s) const {
@@ -295,7 +318,10 @@ PackedWeights DnnlContext::pack_weights(const GemmShape& s, const float* b) {
   auto it = impl_->packed_matmuls.find(s);
   if (it == impl_->packed_matmuls.end()) it = impl_->packed_matmuls.emplace(s, impl_->create(s, true)).first;
   CachedMatmul& m = it->second;
-  auto packed = std::make_shared<dnnl::memory>(m.weights.get_desc(), impl_->engine);
+  for (const auto& r : m.runners)  // idle runners let go of their last weights
+    if (r.use_count() == 1) r->weights = {};
+  std::shared_ptr<dnnl::memory> packed = spare(m.packs);
+  if (!packed) packed = m.packs.emplace_back(std::make_shared<dnnl::memory>(m.weights.get_desc(), impl_->engine));
   m.user_weights.set_data_handle(const_cast<float*>(b));
   m.pack.execute(impl_->stream, m.user_weights, *packed);
   impl_->stream.wait();
@@ -328,30 +354,26 @@ void DnnlContext::gemm(const GemmShape& s, const float* a, const PackedWeights& 
   run_packed(impl_->packed_matmuls.at(s), packed_memory(w), impl_->stream, a, c, bias);
 }
 
-// A runner's own copy of the cached entry: the same primitive, fresh memory objects (null handles) and
-// its own scratchpad.
-struct GemmRunner::State {
-  CachedMatmul matmul;
-  dnnl::memory weights;
-  dnnl::stream stream;
-};
-
 GemmRunner DnnlContext::runner(const PackedWeights& w) {
   UNROLL_CHECK(w.memory != nullptr, UsageError, "runner: the packed weights are empty");
-  const CachedMatmul& cached = impl_->packed_matmuls.at(w.shape);
-  const auto fresh = [&](const dnnl::memory& m) { return m ? dnnl::memory(m.get_desc(), impl_->engine, nullptr) : m; };
+  CachedMatmul& cached = impl_->packed_matmuls.at(w.shape);
   GemmRunner r;
-  r.state_ = std::make_shared<GemmRunner::State>(GemmRunner::State{
-      .matmul = {.primitive = cached.primitive, .src = fresh(cached.src), .weights = {}, .dst = fresh(cached.dst),
-                 .bias = fresh(cached.bias), .user_weights = {}, .pack = {},
-                 .scratchpad = dnnl::memory(cached.scratchpad.get_desc(), impl_->engine)},
-      .weights = packed_memory(w),
-      .stream = dnnl::stream(impl_->engine)});
+  r.state_ = spare(cached.runners);
+  if (!r.state_) {
+    const auto fresh = [&](const dnnl::memory& m) { return m ? dnnl::memory(m.get_desc(), impl_->engine, nullptr) : m; };
+    r.state_ = cached.runners.emplace_back(std::make_shared<GemmRunner::State>(GemmRunner::State{
+        .matmul = {.primitive = cached.primitive, .src = fresh(cached.src), .weights = {}, .dst = fresh(cached.dst),
+                   .bias = fresh(cached.bias), .user_weights = {}, .pack = {},
+                   .scratchpad = dnnl::memory(cached.scratchpad.get_desc(), impl_->engine), .packs = {}, .runners = {}},
+        .weights = {},
+        .stream = dnnl::stream(impl_->engine)}));
+  }
+  r.state_->weights = w;
   return r;
 }
 
 void GemmRunner::operator()(const float* a, float* c, const float* bias) const {
-  run_packed(state_->matmul, state_->weights, state_->stream, a, c, bias);
+  run_packed(state_->matmul, packed_memory(state_->weights), state_->stream, a, c, bias);
 }
 
 // ---- fused RNN ----

@@ -61,10 +61,10 @@ struct PackedWeights {
 class GemmRunner {
  public:
   void operator()(const float* a, float* c, const float* bias = nullptr) const;
+  struct State;  // defined in ops/dnnl_context.cpp
 
  private:
   friend class DnnlContext;
-  struct State;
   std::shared_ptr<State> state_;
 };
 

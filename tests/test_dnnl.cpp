@@ -149,6 +149,46 @@ TEST_CASE("gemm runners of one packed product run on several threads at once and
   }
 }
 
+// A training loop packs the same weight shape every step: the context hands out a buffer again once
+// nobody holds it (a fresh allocation each time cost page faults and TLB shootdowns: cifg in config a ran
+// 10-16 % faster with reuse), and never one that a PackedWeights or a live runner still holds.
+TEST_CASE("packed weights: buffers are reused once released, never while held, and hold the new weights") {
+  Rng rng(9);
+  DnnlContext ctx;
+  const GemmShape s{.m = 4, .n = 24, .k = 16, .trans_b = true};
+  const Tensor a = random_tensor({4, 16}, rng).to(DType::f32);
+  const auto product = [&](const PackedWeights& w) {
+    Tensor c = Tensor::zeros({4, 24}, DType::f32);
+    ctx.gemm(s, a.data<float>(), w, c.data<float>(), nullptr);
+    return c;
+  };
+  const auto reference = [&](const Tensor& w) {
+    Tensor c = Tensor::zeros({4, 24}, DType::f64);
+    gemm_reference<double>(s, a.to(DType::f64).data<double>(), w.to(DType::f64).data<double>(), c.data<double>(), nullptr);
+    return c;
+  };
+  const Tensor w1 = random_tensor({24, 16}, rng).to(DType::f32), w2 = random_tensor({24, 16}, rng).to(DType::f32);
+  PackedWeights first = ctx.pack_weights(s, w1.data<float>());
+  const void* first_buffer = first.memory.get();
+  PackedWeights held = ctx.pack_weights(s, w2.data<float>());  // first is held: another buffer
+  CHECK(held.memory.get() != first_buffer);
+  first = {};
+  const PackedWeights again = ctx.pack_weights(s, w2.data<float>());  // first's buffer, now with w2
+  CHECK(again.memory.get() == first_buffer);
+  CHECK(max_scaled_diff(product(again).to(DType::f64), reference(w2)) < 2e-5);
+  {
+    const GemmRunner runner = ctx.runner(held);
+    const void* held_buffer = held.memory.get();
+    held = {};  // the runner still holds it
+    const PackedWeights other = ctx.pack_weights(s, w1.data<float>());
+    CHECK(other.memory.get() != held_buffer);
+    Tensor c = Tensor::zeros({4, 24}, DType::f32);
+    runner(a.data<float>(), c.data<float>());
+    CHECK(max_scaled_diff(c.to(DType::f64), reference(w2)) < 2e-5);  // still w2
+  }
+  CHECK(max_scaled_diff(product(again).to(DType::f64), reference(w2)) < 2e-5);
+}
+
 TEST_CASE("packed weights: inside a scope a parameter's products run on one packed copy, close to plain") {
   Rng rng(7);
   Parameter w("w", random_tensor({12, 5}, rng).to(DType::f32));
