@@ -168,7 +168,7 @@ struct DnnlContext::Impl {
     using tag = dnnl::memory::format_tag;
     using md = dnnl::memory::desc;
     const bool lstm = s.kind == RnnKind::lstm, gru = s.kind == RnnKind::gru_lbr;
-    const int64_t G = lstm ? 4 : gru ? 3 : 1, Gb = gru ? 4 : G;
+    const int64_t G = rnn_gate_count(s.kind), Gb = gru ? 4 : G;
     const md src_layer({s.T, s.B, s.I}, dt::f32, tag::tnc), dst_layer({s.T, s.B, s.H}, dt::f32, tag::tnc);
     const md state({1, 1, s.B, s.H}, dt::f32, tag::ldnc);
     const md w_layer_user({1, 1, s.I, G, s.H}, dt::f32, tag::ldgoi), w_iter_user({1, 1, s.H, G, s.H}, dt::f32, tag::ldgoi);

@@ -74,6 +74,7 @@ Var gru_lbr_update(Var x_proj, Var h_proj, Var h_prev);
 // Returns [T, B, H] (h at every t), and for LSTM [T+1, B, H] whose last row is the final c.
 enum class RnnKind : uint8_t { lstm, gru_lbr, rnn_tanh, rnn_relu };
 const char* rnn_kind_name(RnnKind kind);  // "lstm", "gru_lbr", "rnn_tanh", "rnn_relu"
+int rnn_gate_count(RnnKind kind);          // G: lstm 4 (i f g o), gru_lbr 3 (r z n), rnn 1
 // engine (float32 only; float64 always runs the step loop): the step loop of Note [Step loop] on oneDNN
 // GEMMs (it saves a quarter of what the primitive saves per step), or oneDNN's fused primitive.
 enum class RnnEngine : uint8_t { primitive, step_loop };

@@ -47,6 +47,8 @@ const char* rnn_kind_name(RnnKind kind) {
   return "?";
 }
 
+int rnn_gate_count(RnnKind kind) { return kind == RnnKind::lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1; }
+
 namespace {
 
 enum Input { kX = 0, kH0, kWih, kWhh, kBih, kBhh, kC0 };  // node input order (kC0: LSTM only)
@@ -61,10 +63,8 @@ struct Dims {
   RnnShape shape(bool inference = false) const { return RnnShape{kind, reverse, T, B, I, H, inference}; }
 };
 
-int gate_count(RnnKind kind) { return kind == RnnKind::lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1; }
-
 Dims dims_of(RnnKind kind, bool reverse, const Shape& x, const Shape& w_hh) {
-  return Dims{kind, reverse, x[0], x[1], x[2], w_hh[1], gate_count(kind)};
+  return Dims{kind, reverse, x[0], x[1], x[2], w_hh[1], rnn_gate_count(kind)};
 }
 
 // ---- the step loop: float64 always, float32 when the primitive is not used (Note [Step loop]) ----
@@ -245,14 +245,15 @@ template <class T>
 class StepProducts {
  public:
   StepProducts(Tape& tape, const GemmShape& per_row, const T* w, const std::vector<RowBlock>& blocks) : w_(w) {
+    PackedWeights packed;  // the last block height's copy (the runners hold theirs)
     for (const RowBlock& blk : blocks) {
       GemmShape shape = per_row;
       shape.m = blk.rows;
       shapes_.push_back(shape);
       if constexpr (std::is_same_v<T, float>) {
         DnnlContext& dnnl = dnnl_context(tape);
-        if (packs_.empty() || !(packs_.back().shape == shape)) packs_.push_back(dnnl.pack_weights(shape, w));
-        runners_.push_back(dnnl.runner(packs_.back()));
+        if (!packed.memory || !(packed.shape == shape)) packed = dnnl.pack_weights(shape, w);
+        runners_.push_back(dnnl.runner(packed));
       }
     }
   }
@@ -266,7 +267,6 @@ class StepProducts {
  private:
   const T* w_;
   std::vector<GemmShape> shapes_;
-  std::vector<PackedWeights> packs_;
   std::vector<GemmRunner> runners_;
 };
 
@@ -541,9 +541,10 @@ Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_
   const Shape& xs = x.shape();
   UNROLL_CHECK(xs.rank() == 3 && xs[0] >= 1 && xs[2] >= 1, ShapeError,
                "rnn_sequence ({}): the input must be [T, B, I] with T, I >= 1, got {} (hint: time-major)", name, xs.str());
-  UNROLL_CHECK(w_hh.shape().rank() == 2 && w_hh.shape()[1] >= 1 && w_hh.shape()[0] == gate_count(kind) * w_hh.shape()[1],
-               ShapeError, "rnn_sequence ({}): w_hh has shape {}, expected [G*H, H] with G = {} (hint: Note [Cell layout])",
-               name, w_hh.shape().str(), gate_count(kind));
+  const int G = rnn_gate_count(kind);
+  UNROLL_CHECK(w_hh.shape().rank() == 2 && w_hh.shape()[1] >= 1 && w_hh.shape()[0] == G * w_hh.shape()[1], ShapeError,
+               "rnn_sequence ({}): w_hh has shape {}, expected [G*H, H] with G = {} (hint: Note [Cell layout])", name,
+               w_hh.shape().str(), G);
   const Dims d = dims_of(kind, reverse, xs, w_hh.shape());
   const int64_t GH = d.G * d.H;
   check_param(name, "w_ih", w_ih, Shape{GH, d.I}, xs, "w_ih is [G*H, I]: its columns must equal the input's last dimension");

@@ -85,7 +85,7 @@ std::vector<OpCase> op_cases() {
   for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu})
     for (const bool reverse : {false, true}) {
       const int64_t T = 3, B = 2, I = 3, H = 2;
-      const int64_t GH = H * (kind == RnnKind::lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1);
+      const int64_t GH = H * rnn_gate_count(kind);
       std::vector<Tensor> in{r({T, B, I}), r({B, H}), r({GH, I}), r({GH, H}), r({GH}), r({GH})};
       if (kind == RnnKind::lstm) in.push_back(r({B, H}));
       add_case(fmt::format("rnn_sequence {}{}", rnn_kind_name(kind), reverse ? " reverse" : ""), in,

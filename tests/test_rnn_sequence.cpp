@@ -74,6 +74,15 @@ Run run_model(const RecurrentConfig& config, DType dtype, const Tensor& x, const
   return r;
 }
 
+// rnn_sequence's inputs, float64, drawn in this order: x [T, B, I], h0 [B, H], c0 [B, H] (used by lstm only),
+// w_ih [G*H, I], w_hh [G*H, H], b_ih [G*H], b_hh [G*H].
+std::vector<Tensor> random_sequence_inputs(RnnKind kind, int64_t T, int64_t B, int64_t I, int64_t H, Rng& rng) {
+  const int64_t GH = rnn_gate_count(kind) * H;
+  return {random_tensor({T, B, I}, rng), random_tensor({B, H}, rng),  random_tensor({B, H}, rng),
+          random_tensor({GH, I}, rng),   random_tensor({GH, H}, rng), random_tensor({GH}, rng),
+          random_tensor({GH}, rng)};
+}
+
 // Checks every value and gradient; returns the worst scaled difference.
 double check_close(const Run& a, const Run& b, double tolerance) {
   REQUIRE(a.values.size() == b.values.size());
@@ -135,17 +144,13 @@ TEST_CASE("rnn_sequence: the step loop's gradients are the same bits whether it 
       CAPTURE(dtype_name(dtype));
       const bool lstm = kind == RnnKind::lstm;
       Rng rng(13);
-      const Tensor x = random_tensor({T, B, I}, rng).to(dtype), h0 = random_tensor({B, H}, rng).to(dtype);
-      const Tensor c0 = random_tensor({B, H}, rng).to(dtype);
-      const int64_t G = lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1;
-      std::vector<Tensor> params{random_tensor({G * H, I}, rng).to(dtype), random_tensor({G * H, H}, rng).to(dtype),
-                                 random_tensor({G * H}, rng).to(dtype), random_tensor({G * H}, rng).to(dtype)};
+      const std::vector<Tensor> inputs = random_sequence_inputs(kind, T, B, I, H, rng);
       const Tensor weight = random_tensor({T + (lstm ? 1 : 0), B, H}, rng).to(dtype);
       std::vector<std::vector<Tensor>> runs;
       for (const bool retain : {false, true}) {
         Tape tape;
-        std::vector<Var> in{tape.leaf(x, true), tape.leaf(h0, true), tape.leaf(c0, true)};
-        for (const Tensor& p : params) in.push_back(tape.leaf(p, true));
+        std::vector<Var> in;
+        for (const Tensor& t : inputs) in.push_back(tape.leaf(t.to(dtype), true));
         std::vector<NodeId> ops;
         std::vector<Tensor> saved;  // the ops' aux before backward
         for (const bool reverse : {false, true}) {  // two ops on one tape: both directions
@@ -184,12 +189,8 @@ namespace {
 std::vector<Tensor> step_loop_with_threads(RnnKind kind, bool reverse, DType dtype, int threads, int64_t batch) {
   const int64_t T = 7, I = 3, H = 5;
   const bool lstm = kind == RnnKind::lstm;
-  const int64_t G = lstm ? 4 : kind == RnnKind::gru_lbr ? 3 : 1;
   Rng rng(17);
-  std::vector<Tensor> inputs{random_tensor({T, batch, I}, rng), random_tensor({batch, H}, rng),
-                             random_tensor({batch, H}, rng),    random_tensor({G * H, I}, rng),
-                             random_tensor({G * H, H}, rng),    random_tensor({G * H}, rng),
-                             random_tensor({G * H}, rng)};
+  const std::vector<Tensor> inputs = random_sequence_inputs(kind, T, batch, I, H, rng);
   const Tensor weight = random_tensor({T + (lstm ? 1 : 0), batch, H}, rng).to(dtype);
   const int before = omp_get_max_threads();
   omp_set_num_threads(threads);
