@@ -264,8 +264,19 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   hooks.on_epoch = [&](const EpochInfo& e) { progress.epoch(e, steps_per_epoch); };
   const TrainResult result = trainer.fit(hooks);
   const double training_seconds = progress.seconds();
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  // The handlers stay until the report is written: a signal after training finished (checkpoint.h5 and
+  // best.h5 are complete) stops before the next stage with the same one-line message shape, and resuming
+  // the finished run only evaluates and writes the report.
+  const auto stopped_after_training = [&] {
+    if (g_stop_signal == 0) return false;
+    const std::string checkpoint = (fs::path(out_dir) / "checkpoint.h5").string();
+    std::cout << std::flush;
+    std::cerr << fmt::format("unroll: stopped by {} after training finished; saved {}, the report was not written "
+                             "(resume with: unroll train --resume {})\n",
+                             g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", checkpoint, checkpoint);
+    return true;
+  };
+  const auto stop_exit_code = [] { return 128 + static_cast<int>(g_stop_signal); };
 
   if (result.status == TrainStatus::interrupted) {
     std::cout << std::flush;
@@ -280,13 +291,16 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   if (!o.quiet && result.status == TrainStatus::early_stopped) std::cout << result.message << "\n";
 
   // Evaluate the best validation state on the test split.
+  if (stopped_after_training()) return stop_exit_code();
   const fs::path best = fs::path(out_dir) / "best.h5";
   if (fs::exists(best)) load_parameters(*model, load_checkpoint(best.string()));
   const Evaluation e = evaluate(trainer, data, data.test, loaded.seasonal_period);
+  if (stopped_after_training()) return stop_exit_code();
   nlohmann::json report = metrics_json(e);
   if (!data.validation.empty()) {
     // The same metrics on the validation split (what settings are chosen on; the test split is only reported).
     const Evaluation v = evaluate(trainer, data, data.validation, loaded.seasonal_period);
+    if (stopped_after_training()) return stop_exit_code();
     report["validation"] = {{"rmse", v.rmse}, {"mae", v.mae}, {"windows", v.prediction.size()},
                             {"baselines", v.baselines.to_json()}};
   }
@@ -310,6 +324,8 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   write_forecast_csv((fs::path(out_dir) / "forecast.csv").string(), e, data.scaler);
   std::string plot_note;
   if (!o.no_plot) plot_note = make_plots(out_dir, result.history);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (!o.quiet) {
     std::cout << fmt::format("\ndone: {} epochs in {:.1f} s; best validation loss {:.6g} at epoch {}\n",
                              result.epochs_run, training_seconds, result.best_val_loss, result.best_epoch)
