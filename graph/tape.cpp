@@ -35,7 +35,10 @@ Var Tape::leaf(const Tensor& value, bool requires_grad) {
 Var Tape::constant(const Tensor& value) { return leaf(value, false); }
 
 Var Tape::param(Parameter& p) {
-  if (p.tape_epoch_ == epoch_) return Var(this, p.node_, epoch_);
+  // (The value check: a Parameter destroyed and another made at its address within one epoch is new.)
+  if (const auto known = param_nodes_.find(&p);
+      known != param_nodes_.end() && nodes_[known->second].value.raw() == p.value.raw())
+    return Var(this, known->second, epoch_);
   UNROLL_CHECK(p.value.defined(), UsageError, "param: parameter '{}' has no value", p.name);
   UNROLL_CHECK(!replaying_, UsageError,
                "param: parameter '{}' is first used inside a replay region, where its node would be dropped at "
@@ -50,9 +53,9 @@ Var Tape::param(Parameter& p) {
   n.param = &p;
   n.scope = scope_stack_.back();
   nodes_.push_back(std::move(n));
-  p.tape_epoch_ = epoch_;
-  p.node_ = static_cast<NodeId>(nodes_.size() - 1);
-  return Var(this, p.node_, epoch_);
+  const auto id = static_cast<NodeId>(nodes_.size() - 1);
+  param_nodes_[&p] = id;
+  return Var(this, id, epoch_);
 }
 
 void Tape::reset() {
@@ -63,6 +66,7 @@ void Tape::reset() {
   replaying_ = false;
   free_grads_.clear();
   kept_alive_.clear();
+  param_nodes_.clear();
   epoch_ = next_epoch();
   backward_consumed_ = false;
   scope_names_.resize(1);

@@ -78,11 +78,6 @@ class Parameter {
   Tensor grad;  // same shape and dtype as value; accumulated by backward(), cleared by zero_grad()
 
   void zero_grad() { grad.fill(0.0); }
-
- private:
-  friend class Tape;
-  uint64_t tape_epoch_ = 0;  // the tape epoch in which node_ is this parameter's leaf
-  NodeId node_ = 0;
 };
 
 class BackwardContext;
@@ -138,7 +133,10 @@ class Tape {
   Tape& operator=(const Tape&) = delete;
 
   // Leaves. leaf() shares `value`'s storage (no copy). param() returns the same node for the same
-  // parameter within one epoch, so a weight used at every time step is one node.
+  // parameter within one epoch, so a weight used at every time step is one node. The lookup is the
+  // tape's own: a parameter keeps nothing per tape, so tapes on different threads may share it
+  // (Note [Graph batch split] in models/recurrent.cpp), once each has seen it (its first use here may
+  // create p.grad).
   Var leaf(const Tensor& value, bool requires_grad = false);
   Var constant(const Tensor& value);  // leaf(value, false)
   Var param(Parameter& p);
@@ -229,6 +227,7 @@ class Tape {
   std::shared_ptr<DnnlContext> dnnl_;
   WeightPacksScope* weight_packs_ = nullptr;
   std::vector<std::shared_ptr<const void>> kept_alive_;
+  std::unordered_map<const Parameter*, NodeId> param_nodes_;  // this epoch's parameter leaves
 };
 
 // The handle users hold: small, copyable, checked against the tape's epoch on every use.

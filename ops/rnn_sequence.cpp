@@ -20,15 +20,13 @@
 // ldgoi; LSTM (i f g o) and vanilla RNN need no permutation; oneDNN's GRU gates are (u r o) = our
 // (z r n), so blocks 0 and 1 swap. Bias: LSTM/RNN b_ih + b_hh; lbr_gru has 4 blocks
 // [b_z, b_r, b_in, b_hn] (sums for z and r; b_hn stays inside r * (W_hn h + b_hn)).
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <exception>
 #include <type_traits>
 #include <vector>
 
+#include "ops/batch_split.h"
 #include "ops/gemm.h"
 #include "ops/op.h"
 #include "ops/ops.h"
@@ -204,37 +202,9 @@ UNROLL_SIMD_CLONES void add_into(T* __restrict dst, const T* __restrict src, int
 // idle through the gate loops. The products over all steps (input projection, weight and input
 // gradients) stay single multithreaded GEMMs. Bits: the gate math of a row is the same whatever the
 // split; a product on fewer rows may round differently, so bits are reproducible for the same thread
-// count (docs/reliability.md). Inside a caller's parallel region the loop runs as one block.
-struct RowBlock {
-  int64_t begin, rows;
-};
-
-std::vector<RowBlock> split_batch(int64_t batch) {
-  const int64_t parts = omp_in_parallel() ? 1 : std::clamp<int64_t>(omp_get_max_threads(), 1, batch);
-  std::vector<RowBlock> blocks;
-  for (int64_t p = 0, begin = 0; p < parts; ++p) {
-    const int64_t rows = batch / parts + (p < batch % parts ? 1 : 0);
-    blocks.push_back({begin, rows});
-    begin += rows;
-  }
-  return blocks;
-}
-
-// body(i) for every block i, block i on thread i; the first exception any block throws is rethrown here.
-template <class Body>
-void for_each_block(size_t count, const Body& body) {
-  std::vector<std::exception_ptr> errors(count);
-#pragma omp parallel for num_threads(static_cast<int>(count)) schedule(static, 1)
-  for (size_t i = 0; i < count; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      errors[i] = std::current_exception();
-    }
-  }
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
-}
+// count (docs/reliability.md). Inside a caller's parallel region the loop runs as one block. The blocks
+// and the threads come from ops/batch_split.h; models/recurrent.cpp splits a custom cell's graph the same
+// way (Note [Graph batch split]).
 
 // The product with one weight matrix at every step (h W_hh^T forward, da W_hh backward), for each row
 // block of Note [Batch split]. float32 packs the weights once per sequence (once per distinct block
