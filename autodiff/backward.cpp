@@ -78,7 +78,8 @@ void backward(Var y, const Tensor& seed, const BackwardOptions& options) { run_b
 void backward_range(Tape& tape, NodeId begin, NodeId end, bool into_parameters) {
   UNROLL_CHECK(begin <= end && end <= tape.size(), UsageError, "backward_range: [{}, {}) is not inside the tape of {} nodes",
                begin, end, tape.size());
-  for (NodeId id = end; id-- > begin;) run_node_backward(tape, id, into_parameters);
+  for (NodeId id = end; id-- > begin;)
+    if (run_node_backward(tape, id, into_parameters) && tape.releasable(id)) tape.release_grad(id);
 }
 
 std::vector<Tensor> grad(Var y, const std::vector<Var>& wrt, const Tensor* seed, const BackwardOptions& options) {

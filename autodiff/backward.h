@@ -18,7 +18,9 @@ void backward(Var y, const Tensor& seed, const BackwardOptions& options = {});
 
 // The reverse loop over nodes [begin, end) alone, for an op whose backward records a sub-graph and
 // differentiates it in place (Note [Replay region] in graph/tape.h); the gradients of the region's last
-// nodes must already be seeded. into_parameters as in BackwardContext.
+// nodes must already be seeded. into_parameters as in BackwardContext. A node the tape marks releasable
+// (Tape::set_releasable) drops its gradient once its backward ran (Note [Released gradients]); none is
+// unless the caller marked it.
 void backward_range(Tape& tape, NodeId begin, NodeId end, bool into_parameters);
 
 // Gradients of y (scalar, or seeded) with respect to each of wrt; owning tensors, zeros where y does not

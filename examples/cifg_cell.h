@@ -19,6 +19,8 @@ class CifgCell : public Cell {
   }
   std::string kind() const override { return "cifg"; }
   int state_count() const override { return 2; }  // h, c
+  // Every op of step() works row by row: Recurrent may run blocks of the batch on separate threads.
+  bool rows_independent() const override { return true; }
 
   std::vector<Var> step(Var px, const std::vector<Var>& state) override {
     check_step(px, state);

@@ -51,6 +51,12 @@ class Cell : public Module {
   virtual void begin_sequence(Tape& tape) { (void)tape; }
   // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
+  // Note [Graph batch split] (models/recurrent.cpp): true promises that project_inputs(), begin_sequence()
+  // and step() treat every batch row on its own (no op mixes rows, such as a sum or mean over the batch)
+  // and change nothing in the cell, so that models::Recurrent may record each thread's block of rows on a
+  // tape of its own, on several threads at once. Default false; the built-in cells and the example CIFG
+  // cell say true.
+  virtual bool rows_independent() const { return false; }
 
   Parameter& w_ih() { return *w_ih_; }
   Parameter& w_hh() { return *w_hh_; }

@@ -13,7 +13,8 @@
 //     bias, as in the paper's single b_h). Note also that the two forms use z the other way round, each
 //     as its source writes it.
 //   fused_kind() (Note [Fused fast path] in cell.h) names the oneDNN kind only for exactly these classes
-//   (not subclasses, which may override step) and only without peepholes / in the lbr form.
+//   (not subclasses, which may override step) and only without peepholes / in the lbr form; likewise
+//   rows_independent() (Note [Graph batch split] in models/recurrent.cpp) is true for exactly these classes.
 #pragma once
 #include <string>
 #include <typeinfo>
@@ -31,6 +32,7 @@ class ElmanCell : public Cell {
     if (typeid(*this) != typeid(ElmanCell)) return std::nullopt;
     return relu_ ? RnnKind::rnn_relu : RnnKind::rnn_tanh;
   }
+  bool rows_independent() const override { return typeid(*this) == typeid(ElmanCell); }
 
  private:
   bool relu_ = false;
@@ -47,6 +49,7 @@ class LstmCell : public Cell {
     if (peephole_ || typeid(*this) != typeid(LstmCell)) return std::nullopt;
     return RnnKind::lstm;
   }
+  bool rows_independent() const override { return typeid(*this) == typeid(LstmCell); }
 
  private:
   bool peephole_ = false;
@@ -67,6 +70,7 @@ class GruCell : public Cell {
     if (form_ != Form::linear_before_reset || typeid(*this) != typeid(GruCell)) return std::nullopt;
     return RnnKind::gru_lbr;
   }
+  bool rows_independent() const override { return typeid(*this) == typeid(GruCell); }
 
  private:
   Form form_ = Form::cho;

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 #include "autodiff/backward.h"
+#include "ops/batch_split.h"
+#include "ops/gemm.h"
 #include "ops/ops.h"
 #include "ops/weight_packs.h"
 
@@ -236,6 +239,207 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
   run_steps(cell, px, T, B, reverse, k_begin, T, masks, state, outs);
 }
 
+// One layer and direction on the graph path, on `tape`: x [T*B, in] -> outs[t] [B, H]; `state` ends as the
+// last step's state.
+void run_layer(Tape& tape, Cell& cell, const Var& x, int64_t T, int64_t B, bool reverse, int64_t segment,
+               const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
+  const Var px = cell.project_inputs(x);  // [T*B, G*H]
+  cell.begin_sequence(tape);
+  const WeightPacksScope packs(tape);  // Note [Packed weights]: the steps' products on packed weights
+  if (segment > 0) {
+    for (Parameter* p : cell.parameters()) tape.param(*p);  // before any replay region (Note [Replay region])
+    run_recomputed(tape, cell, px, T, B, reverse, segment, masks, state, outs);
+  } else {
+    run_steps(cell, px, T, B, reverse, 0, T, masks, state, outs);
+  }
+}
+
+}  // namespace
+
+// ---- Note [Graph batch split] ----
+// The stock cells' step loop splits the batch between threads (Note [Batch split] in ops/rnn_sequence.cpp);
+// this is the same for the graph path of any cell whose rows_independent() is true. Each OpenMP thread
+// records the layer -- input projection, begin_sequence, every step, recompute segments included -- for
+// its block of batch rows on a tape of its own (a block tape), with no barrier between steps; oneDNN runs
+// a product single-threaded inside the parallel region. On the caller's tape the layer is one node,
+// recurrent_split: inputs x [T, B, in], the initial states and the cell's parameters; value [T + S, B, H]
+// (the step outputs at t, then the final states), which the consumers read through view slices. Its
+// backward seeds every block tape's output nodes with their rows of the gradient, runs each block tape's
+// reverse loop on its own thread (into the block tape's own buffers: no two threads write one parameter
+// gradient), scatters the x and initial-state gradient rows back, and adds the blocks' parameter gradients
+// in block order. Why: the per-step graph costs one fork and join per product and leaves the second thread
+// idle through every pointwise op, which dominates custom cells (docs/performance.md).
+// The block tapes are kept in the module (split_pool_) and reused once no tape holds their workspace, so
+// their arenas and oneDNN primitives stay warm. Bits: a row's ops are the same ops on fewer rows --
+// float64 values are the same bits as unsplit, float32 products on fewer rows may round differently --
+// and parameter gradients are summed per block, so bits are reproducible for the same thread count
+// (tests/test_graph_batch_split.cpp). Anomaly mode, released gradients and module paths carry over to
+// the block tapes; a message names the block tape's node and its rows ("recorded in encoder/l0, batch rows
+// 0-1 of 4"). The cell's promise is what makes it right: an op that mixes rows would see only its block,
+// so the split is opt-in per cell (Cell::rows_independent).
+struct SplitBlock {
+  std::unique_ptr<Tape> tape;
+  RowBlock rows{0, 0};
+  NodeId x = 0;                  // the block's rows of x, [T * rows, in]: a leaf
+  std::vector<NodeId> states;    // its initial states [rows, H]: leaves
+  std::vector<NodeId> outs;      // [T] its step outputs, at t
+  std::vector<NodeId> finals;    // [S] its final states
+  std::vector<NodeId> params;    // the cell's parameters' nodes, in cell.parameters() order
+};
+
+struct SplitWorkspace {
+  std::vector<SplitBlock> blocks;
+  int64_t T = 0, B = 0, in = 0, H = 0;
+  int S = 0;
+};
+
+namespace {
+
+// dst[i] += src[i] for n elements of dtype
+void add_elements(void* dst, const void* src, int64_t n, DType dtype) {
+  dispatch_dtype(dtype, [&]<class T>() {
+    T* d = static_cast<T*>(dst);
+    const T* v = static_cast<const T*>(src);
+    for (int64_t i = 0; i < n; ++i) d[i] += v[i];
+  });
+}
+
+// The rows [begin, begin + rows) of each of the `steps` [B, width] blocks of `whole`, and the
+// [steps * rows, width] tensor `part` holding them contiguously: copies one into the other (add: +=).
+enum class RowsTo { part, whole, whole_add };
+void move_rows(RowsTo direction, const Tensor& whole, const Tensor& part, int64_t steps, int64_t B, RowBlock r,
+               int64_t width) {
+  const size_t element = dtype_size(whole.dtype());
+  auto* w = static_cast<char*>(whole.raw());
+  auto* p = static_cast<char*>(part.raw());
+  const int64_t n = r.rows * width;
+  for (int64_t t = 0; t < steps; ++t) {
+    char* wt = w + static_cast<size_t>((t * B + r.begin) * width) * element;
+    char* pt = p + static_cast<size_t>(t * n) * element;
+    if (direction == RowsTo::part) std::memcpy(pt, wt, static_cast<size_t>(n) * element);
+    else if (direction == RowsTo::whole) std::memcpy(wt, pt, static_cast<size_t>(n) * element);
+    else add_elements(wt, pt, n, whole.dtype());
+  }
+}
+
+// recurrent_split's backward (Note [Graph batch split]).
+void split_backward(BackwardContext& c) {
+  const auto& ws = *static_cast<const SplitWorkspace*>(c.attrs().ptr);
+  const int S = ws.S;
+  const Tensor& dy = c.dout();  // [T + S, B, H]
+  // The caller's buffers, made here: block threads only write disjoint rows of them.
+  const Tensor* dx = c.needs(0) ? &c.din(0) : nullptr;
+  std::vector<const Tensor*> dstate(static_cast<size_t>(S), nullptr);
+  for (int s = 0; s < S; ++s)
+    if (c.needs(1 + s)) dstate[static_cast<size_t>(s)] = &c.din(1 + s);
+  const size_t element = dtype_size(dy.dtype());
+  const auto dy_rows = [&](int64_t row, RowBlock r) {  // dy[row, r.begin .. r.begin + r.rows)
+    return static_cast<const char*>(dy.raw()) + static_cast<size_t>((row * ws.B + r.begin) * ws.H) * element;
+  };
+  for_each_block(ws.blocks.size(), [&](size_t i) {
+    const SplitBlock& b = ws.blocks[i];
+    Tape& tape = *b.tape;
+    tape.clear_grads();
+    const int64_t n = b.rows.rows * ws.H;
+    for (int64_t t = 0; t < ws.T; ++t)
+      add_elements(tape.grad_buffer(b.outs[static_cast<size_t>(t)], false).raw(), dy_rows(t, b.rows), n, dy.dtype());
+    for (int s = 0; s < S; ++s)
+      add_elements(tape.grad_buffer(b.finals[static_cast<size_t>(s)], false).raw(), dy_rows(ws.T + s, b.rows), n,
+                   dy.dtype());
+    // Note [Released gradients], as the caller's tape: every node but the leaves read below (never released).
+    if (tape.release_grads()) tape.set_releasable(std::vector<bool>(tape.size(), true));
+    backward_range(tape, 0, static_cast<NodeId>(tape.size()), false);
+    tape.set_releasable({});
+    if (dx != nullptr && tape.node(b.x).grad.defined())
+      move_rows(RowsTo::whole_add, *dx, tape.node(b.x).grad, ws.T, ws.B, b.rows, ws.in);
+    for (int s = 0; s < S; ++s) {
+      const Tensor& g = tape.node(b.states[static_cast<size_t>(s)]).grad;
+      if (dstate[static_cast<size_t>(s)] != nullptr && g.defined())
+        move_rows(RowsTo::whole_add, *dstate[static_cast<size_t>(s)], g, 1, ws.B, b.rows, ws.H);
+    }
+  });
+  for (int j = 1 + S; j < c.n_inputs(); ++j) {
+    if (!c.needs(j)) continue;
+    Tensor& d = c.din(j);
+    for (const SplitBlock& b : ws.blocks)  // in block order: the same bits for the same split
+      if (const Tensor& g = b.tape->node(b.params[static_cast<size_t>(j - 1 - S)]).grad; g.defined())
+        add_elements(d.raw(), g.raw(), d.numel(), d.dtype());
+  }
+}
+
+// The graph path of one layer and direction split over row blocks (Note [Graph batch split]): like
+// run_layer, for x [T, B, in]; outs[t] and `state` end as views of the recorded node's value.
+void run_split(Tape& tape, Cell& cell, SplitWorkspace& ws, const std::vector<RowBlock>& rows, const Var& x,
+               int64_t segment, bool reverse, const LengthMasks& masks, std::vector<Var>& state,
+               std::vector<Var>& outs) {
+  const int64_t T = x.shape()[0], B = x.shape()[1], in = x.shape()[2], H = cell.hidden_size();
+  const int S = static_cast<int>(state.size());
+  const DType dtype = x.dtype();
+  ws.T = T;
+  ws.B = B;
+  ws.in = in;
+  ws.H = H;
+  ws.S = S;
+  ws.blocks.resize(rows.size());
+  const std::vector<Parameter*> params = cell.parameters();
+  std::vector<Var> inputs{x};
+  inputs.insert(inputs.end(), state.begin(), state.end());
+  for (Parameter* p : params) inputs.push_back(tape.param(*p));  // here, so p.grad exists before the threads
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SplitBlock& b = ws.blocks[i];
+    if (!b.tape) b.tape = std::make_unique<Tape>();
+    b.tape->reset();
+    dnnl_context(*b.tape);  // made on this thread, once per block tape
+    b.tape->set_grad_enabled(tape.grad_enabled());
+    b.tape->set_anomaly_detection(tape.anomaly_detection());
+    b.tape->set_release_grads(tape.release_grads());
+    b.rows = rows[i];
+  }
+  Tensor value = tape.alloc(Shape{T + S, B, H}, dtype);
+  const std::string scope = tape.scope_name(tape.current_scope());
+  for_each_block(rows.size(), [&](size_t i) {
+    SplitBlock& b = ws.blocks[i];
+    Tape& bt = *b.tape;
+    const RowBlock r = b.rows;
+    const ScopeGuard path(bt, fmt::format("{}{}batch rows {}-{} of {}", scope, scope.empty() ? "" : ", ", r.begin,
+                                          r.begin + r.rows - 1, B));
+    Tensor x_rows = bt.alloc(Shape{T * r.rows, in}, dtype);
+    move_rows(RowsTo::part, x.value(), x_rows, T, B, r, in);
+    const Var bx = bt.leaf(x_rows, x.requires_grad());
+    std::vector<Var> bstate;
+    for (const Var& s : state) bstate.push_back(bt.leaf(s.value().leading(r.begin, r.rows), s.requires_grad()));
+    LengthMasks bmasks;
+    for (size_t t = 0; t < masks.keep.size(); ++t) {
+      bmasks.keep.push_back(bt.constant(masks.keep[t].value().leading(r.begin, r.rows)));
+      bmasks.hold.push_back(bt.constant(masks.hold[t].value().leading(r.begin, r.rows)));
+    }
+    b.x = bx.id();
+    b.states.clear();
+    for (const Var& s : bstate) b.states.push_back(s.id());
+    std::vector<Var> bouts(static_cast<size_t>(T));
+    run_layer(bt, cell, bx, T, r.rows, reverse, segment, bmasks, bstate, bouts);
+    b.outs.clear();
+    for (int64_t t = 0; t < T; ++t) {
+      const Var& o = bouts[static_cast<size_t>(t)];
+      b.outs.push_back(o.id());
+      move_rows(RowsTo::whole, value.leading(t, 1), o.value(), 1, B, r, H);
+    }
+    b.finals.clear();
+    for (int s = 0; s < S; ++s) {
+      const Var& f = bstate[static_cast<size_t>(s)];
+      b.finals.push_back(f.id());
+      move_rows(RowsTo::whole, value.leading(T + s, 1), f.value(), 1, B, r, H);
+    }
+    b.params.clear();
+    for (Parameter* p : params) b.params.push_back(bt.param(*p).id());
+  });
+  RecordSpec spec{OpKind::recurrent_split, inputs.data(), inputs.size(), value, &split_backward};
+  spec.attrs.ptr = &ws;
+  const Var y = tape.record(spec);
+  for (int64_t t = 0; t < T; ++t) outs[static_cast<size_t>(t)] = reshape(slice(y, 0, t, 1), Shape{B, H});
+  for (int s = 0; s < S; ++s) state[static_cast<size_t>(s)] = reshape(slice(y, 0, T + s, 1), Shape{B, H});
+}
+
 }  // namespace
 
 // ---- RecurrentConfig ----
@@ -385,15 +589,18 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
         finals[0].push_back(slice(seq[d], 0, d == 0 ? T - 1 : 0, 1));
         continue;
       }
-      const int64_t in = layer_in.shape()[2];
-      const Var px = cell.project_inputs(reshape(layer_in, Shape{T * B, in}));  // [T*B, G*H]
-      cell.begin_sequence(tape);
-      const WeightPacksScope packs(tape);  // Note [Packed weights]: the steps' products on packed weights
-      if (segment > 0) {
-        for (Parameter* p : cell.parameters()) tape.param(*p);  // before any replay region (Note [Replay region])
-        run_recomputed(tape, cell, px, T, B, d == 1, segment, masks, state, outs[d]);
+      const std::vector<RowBlock> blocks = batch_split_ && cell.rows_independent() ? split_batch(B)
+                                                                                    : std::vector<RowBlock>{};
+      if (blocks.size() > 1) {  // Note [Graph batch split]
+        std::shared_ptr<SplitWorkspace> workspace;  // a free one, or a new one
+        for (const auto& w : split_pool_)
+          if (w.use_count() == 1) workspace = w;
+        if (!workspace) workspace = split_pool_.emplace_back(std::make_shared<SplitWorkspace>());
+        tape.keep_alive(workspace);
+        run_split(tape, cell, *workspace, blocks, layer_in, segment, d == 1, masks, state, outs[d]);
       } else {
-        run_steps(cell, px, T, B, d == 1, 0, T, masks, state, outs[d]);
+        run_layer(tape, cell, reshape(layer_in, Shape{T * B, layer_in.shape()[2]}), T, B, d == 1, segment, masks,
+                  state, outs[d]);
       }
       for (int s = 0; s < S; ++s) finals[s].push_back(reshape(state[s], Shape{1, B, H}));
     }

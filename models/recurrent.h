@@ -50,6 +50,8 @@
 
 namespace unroll {
 
+struct SplitWorkspace;  // recurrent.cpp, Note [Graph batch split]
+
 struct RecurrentConfig {
   std::string cell = "lstm";  // a CellRegistry name
   int input_size = 1;
@@ -97,6 +99,11 @@ class Recurrent : public Module {
   // runtime choice like set_recompute: not saved, and both are tested against the graph path.
   void set_engine(RnnEngine engine);
   RnnEngine engine() const { return engine_; }
+  // Note [Graph batch split] (recurrent.cpp): on the graph path, a cell whose rows_independent() is true
+  // runs each OpenMP thread's block of batch rows on a tape of its own (on by default). A runtime choice
+  // like set_engine: not saved; float64 values are the same bits either way, float32 within rounding.
+  void set_batch_split(bool on) { batch_split_ = on; }
+  bool batch_split() const { return batch_split_; }
 
   const RecurrentConfig& config() const { return config_; }
   int state_count() const { return cells_.front()->state_count(); }
@@ -108,6 +115,10 @@ class Recurrent : public Module {
   std::vector<Cell*> cells_;  // owned as children, index layer*D + direction
   int64_t recompute_ = 0;
   RnnEngine engine_ = RnnEngine::step_loop;
+  bool batch_split_ = true;
+  // Note [Graph batch split]: the block tapes, one workspace per split layer and direction recorded on a
+  // tape that is still alive (its tape holds a share until reset); free ones are reused.
+  std::vector<std::shared_ptr<SplitWorkspace>> split_pool_;
 };
 
 // Truncated backpropagation through time: forward() runs the sequence in chunks of k steps, starting each

@@ -215,6 +215,7 @@ TEST_CASE("packed weights: inside a scope a parameter's products run on one pack
 TEST_CASE("packed weights: the graph path of a recurrent layer uses them (Note [Packed weights])") {
   Rng rng(8);
   Recurrent rnn(RecurrentConfig{.cell = "lstm", .input_size = 3, .hidden_size = 8, .fused = false}, rng);
+  rnn.set_batch_split(false);  // the steps on this tape, with this context (not block tapes')
   auto ctx = std::make_shared<DnnlContext>();
   Tape tape(ctx);
   rnn.forward(tape, tape.constant(random_tensor({4, 2, 3}, rng).to(DType::f32)));

@@ -1,5 +1,7 @@
 // What lives here: the float64 finite-difference gradient test of every op, table-driven, and the
 // registry walk that fails when an op in graph/op_kind.h has no case here.
+#include <omp.h>
+
 #include <set>
 
 #include "test_helpers.h"
@@ -100,8 +102,26 @@ std::vector<OpCase> op_cases() {
         RecurrentConfig{.cell = "gru", .input_size = 2, .hidden_size = 3, .layers = 2, .bidirectional = true}, init);
     model->to(DType::f64);
     model->set_recompute(2);
+    model->set_batch_split(false);  // the segments on the caller's tape
     add_case("recompute_segment (gru, recompute 2)", {r({5, 2, 2}), r({4, 2, 3})},
              [model](Tape&, V x) { return model->forward(x[0].tape(), x[0], {x[1]}).output; });
+  }
+  // recurrent_split (Note [Graph batch split]): a peephole LSTM (2 layers, both directions) over 3 row
+  // blocks, however many threads this machine has; inputs x [T, B, I], h0 and c0.
+  {
+    Rng init(4);
+    auto model = std::make_shared<Recurrent>(
+        RecurrentConfig{.cell = "lstm_peephole", .input_size = 2, .hidden_size = 3, .layers = 2, .bidirectional = true},
+        init);
+    model->to(DType::f64);
+    add_case("recurrent_split (lstm peephole, 3 blocks)", {r({4, 5, 2}), r({4, 5, 3}), r({4, 5, 3})},
+             [model](Tape&, V x) {
+               const int threads = omp_get_max_threads();
+               omp_set_num_threads(3);
+               const RecurrentOutput out = model->forward(x[0].tape(), x[0], {x[1], x[2]});
+               omp_set_num_threads(threads);
+               return concat({reshape(out.output, Shape{20, 6}), reshape(out.final_states[1], Shape{20, 3})}, 1);
+             });
   }
   return cases;
 }

@@ -3,8 +3,11 @@
 // custom cell, float32 and float64, uni- and bidirectional, 1 and 2 layers, masked lengths, dropout between
 // layers and several segment lengths, the outputs and EVERY gradient (parameters, x, initial states) equal
 // the plain mode's bit for bit, through backward() and grad(); the memory the tape keeps shrinks; a cell
-// whose step is not a pure function is refused in backward instead of giving wrong gradients.
+// whose step is not a pure function is refused in backward instead of giving wrong gradients. The first two
+// cases run with and without the graph batch split (Note [Graph batch split] in models/recurrent.cpp),
+// whose block tapes then hold the segments.
 #include <fmt/format.h>
+#include <omp.h>
 
 #include "examples/cifg_cell.h"
 #include "test_helpers.h"
@@ -27,6 +30,7 @@ const CellRegistry& cells_with_cifg() {
 struct Pass {
   std::vector<std::pair<std::string, Tensor>> values;  // name -> copy, same names in every pass
   size_t segment_nodes = 0;                            // recompute_segment nodes on the tape
+  size_t split_nodes = 0;                              // recurrent_split nodes (their block tapes hold the steps)
   size_t fused_nodes = 0;
   size_t arena_bytes = 0;                              // main arena used after backward
   size_t replay_reserved = 0;                          // replay arena's reserved bytes after backward
@@ -45,6 +49,7 @@ struct Setup {
   std::vector<int64_t> lengths;
   bool with_init = true;
   bool use_grad_fn = false;  // grad(loss, {x, states}) instead of backward()
+  bool batch_split = false;  // Recurrent::set_batch_split (off: the steps are on the tape these tests inspect)
 };
 
 // One pass with a fixed random weighting of the output, two steps and the final states (so the seeds of
@@ -55,6 +60,7 @@ Pass run(const Setup& s, int64_t recompute) {
   model.to(s.dtype);
   model.zero_grad();
   model.set_recompute(recompute);
+  model.set_batch_split(s.batch_split);
   Rng data(5);
   Tape tape;
   const Var x = tape.leaf(random_tensor({s.T, s.B, s.config.input_size}, data).to(s.dtype), true);
@@ -91,6 +97,7 @@ Pass run(const Setup& s, int64_t recompute) {
     for (const auto& [path, prm] : model.named_parameters()) keep("d " + path, prm->grad);
   }
   p.segment_nodes = count_ops(tape, OpKind::recompute_segment);
+  p.split_nodes = count_ops(tape, OpKind::recurrent_split);
   p.fused_nodes = count_ops(tape, OpKind::rnn_sequence);
   p.arena_bytes = tape.arena().used_bytes();
   p.replay_reserved = tape.replay_arena().reserved_bytes();
@@ -111,41 +118,51 @@ void check_bit_equal(const Pass& a, const Pass& b) {
 TEST_CASE("recompute: every cell's gradients equal the plain mode's bit for bit") {
   for (const std::string cell : {"rnn_tanh", "rnn_relu", "lstm", "lstm_peephole", "gru", "gru_lbr", "cifg"})
     for (const DType dtype : {DType::f64, DType::f32})
-      for (const int64_t k : {int64_t{1}, int64_t{3}, Recurrent::kRecomputeSqrt}) {
-        CAPTURE(cell);
-        CAPTURE(dtype_name(dtype));
-        CAPTURE(k);
-        Setup s;
-        s.config = RecurrentConfig{.cell = cell, .input_size = 4, .hidden_size = 5, .layers = 2, .bidirectional = true,
-                                   .dropout = 0.25};
-        s.config.fused = false;  // the plain reference is the graph path (recompute always uses it)
-        s.dtype = dtype;
-        const Pass plain = run(s, 0);
-        const Pass recomputed = run(s, k);
-        CHECK(plain.segment_nodes == 0);
-        CHECK(recomputed.segment_nodes > 0);
-        check_bit_equal(plain, recomputed);
-      }
+      for (const int64_t k : {int64_t{1}, int64_t{3}, Recurrent::kRecomputeSqrt})
+        for (const bool split : {false, true}) {
+          CAPTURE(cell);
+          CAPTURE(dtype_name(dtype));
+          CAPTURE(k);
+          CAPTURE(split);
+          Setup s;
+          s.config = RecurrentConfig{.cell = cell, .input_size = 4, .hidden_size = 5, .layers = 2,
+                                     .bidirectional = true, .dropout = 0.25};
+          s.config.fused = false;  // the plain reference is the graph path (recompute always uses it)
+          s.dtype = dtype;
+          s.batch_split = split;
+          const Pass plain = run(s, 0);
+          const Pass recomputed = run(s, k);
+          CHECK(plain.segment_nodes == 0);
+          if (split && omp_get_max_threads() > 1) {  // B = 3: 2 or 3 blocks, each with its segments
+            CHECK(recomputed.split_nodes == 4);
+          } else {
+            CHECK(recomputed.segment_nodes > 0);
+          }
+          check_bit_equal(plain, recomputed);
+        }
 }
 
 TEST_CASE("recompute: masked lengths, one layer, segment lengths that do and do not divide T, grad()") {
   for (const std::string cell : {"lstm", "gru", "cifg"})
     for (const int64_t k : {int64_t{2}, int64_t{4}, int64_t{7}, int64_t{50}})
       for (const bool masked : {false, true})
-        for (const bool use_grad_fn : {false, true}) {
-          CAPTURE(cell);
-          CAPTURE(k);
-          CAPTURE(masked);
-          CAPTURE(use_grad_fn);
-          Setup s;
-          s.config = RecurrentConfig{.cell = cell, .input_size = 3, .hidden_size = 4};
-          s.config.fused = false;
-          s.T = 8;
-          s.use_grad_fn = use_grad_fn;
-          if (masked) s.lengths = {8, 3, 6};
-          s.with_init = !masked;
-          check_bit_equal(run(s, 0), run(s, k));
-        }
+        for (const bool use_grad_fn : {false, true})
+          for (const bool split : {false, true}) {
+            CAPTURE(cell);
+            CAPTURE(k);
+            CAPTURE(masked);
+            CAPTURE(use_grad_fn);
+            CAPTURE(split);
+            Setup s;
+            s.batch_split = split;
+            s.config = RecurrentConfig{.cell = cell, .input_size = 3, .hidden_size = 4};
+            s.config.fused = false;
+            s.T = 8;
+            s.use_grad_fn = use_grad_fn;
+            if (masked) s.lengths = {8, 3, 6};
+            s.with_init = !masked;
+            check_bit_equal(run(s, 0), run(s, k));
+          }
 }
 
 TEST_CASE("recompute: a stock cell leaves the fused path, and a no-grad forward records no segments") {
@@ -163,6 +180,7 @@ TEST_CASE("recompute: a stock cell leaves the fused path, and a no-grad forward 
   Rng rng(1);
   Recurrent model(s.config, rng);
   model.set_recompute(2);
+  model.set_batch_split(false);  // the steps on this tape
   Tape tape;
   const NoGradGuard no_grad(tape);
   model.forward(tape, tape.constant(random_tensor({6, 2, 3}, rng).to(DType::f32)));
