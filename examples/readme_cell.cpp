@@ -9,6 +9,7 @@ class CifgCell : public Cell {  // gates [f, g, o]: c' = f*c + (1-f)*g, h' = o*t
       : Cell(input, hidden, /*gates=*/3, rng, options) {}
   std::string kind() const override { return "cifg"; }
   int state_count() const override { return 2; }  // h, c
+  bool rows_independent() const override { return true; }  // no op mixes batch rows
   std::vector<Var> step(Var px, const std::vector<Var>& state) override {
     const std::vector<Var> g = chunk(px + project_hidden(state[0]), 1, 3);
     const Var f = sigmoid(g[0]);

@@ -288,6 +288,7 @@ struct SplitBlock {
 };
 
 struct SplitWorkspace {
+  const Cell* cell = nullptr;  // the layer and direction it served last: it serves them again when free
   std::vector<SplitBlock> blocks;
   int64_t T = 0, B = 0, in = 0, H = 0;
   int S = 0;
@@ -592,10 +593,13 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
       const std::vector<RowBlock> blocks = batch_split_ && cell.rows_independent() ? split_batch(B)
                                                                                     : std::vector<RowBlock>{};
       if (blocks.size() > 1) {  // Note [Graph batch split]
-        std::shared_ptr<SplitWorkspace> workspace;  // a free one, or a new one
+        // A free workspace, the one this cell used last if free (its block tapes' arenas and primitives
+        // are sized for this layer), or a new one.
+        std::shared_ptr<SplitWorkspace> workspace;
         for (const auto& w : split_pool_)
-          if (w.use_count() == 1) workspace = w;
+          if (w.use_count() == 1 && (!workspace || w->cell == &cell)) workspace = w;
         if (!workspace) workspace = split_pool_.emplace_back(std::make_shared<SplitWorkspace>());
+        workspace->cell = &cell;
         tape.keep_alive(workspace);
         run_split(tape, cell, *workspace, blocks, layer_in, segment, d == 1, masks, state, outs[d]);
       } else {
