@@ -34,7 +34,8 @@
 // segment is recorded as usual (its backward comes first; recomputing it would only repeat it). Cost:
 // one more forward of all steps but the last segment's. Recompute mode uses the graph path for every cell
 // (the fused op keeps its saved gates for all T: Note [Step loop] in ops/rnn_sequence.cpp). px, the
-// outputs and their gradients stay O(T).
+// outputs and their gradients stay O(T). Under the graph batch split (Note [Graph batch split] in
+// recurrent.cpp) each block tape holds its own rows' segments, and the same holds there.
 #pragma once
 #include <memory>
 #include <optional>
