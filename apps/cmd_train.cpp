@@ -267,16 +267,16 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   // The handlers stay until the report is written: a signal after training finished (checkpoint.h5 and
   // best.h5 are complete) stops before the next stage with the same one-line message shape, and resuming
   // the finished run only evaluates and writes the report.
+  // Returns the exit code (128 + signal) once a signal came, else 0.
   const auto stopped_after_training = [&] {
-    if (g_stop_signal == 0) return false;
+    if (g_stop_signal == 0) return 0;
     const std::string checkpoint = (fs::path(out_dir) / "checkpoint.h5").string();
     std::cout << std::flush;
     std::cerr << fmt::format("unroll: stopped by {} after training finished; saved {}, the report was not written "
                              "(resume with: unroll train --resume {})\n",
                              g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", checkpoint, checkpoint);
-    return true;
+    return 128 + static_cast<int>(g_stop_signal);
   };
-  const auto stop_exit_code = [] { return 128 + static_cast<int>(g_stop_signal); };
 
   if (result.status == TrainStatus::interrupted) {
     std::cout << std::flush;
@@ -291,16 +291,16 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   if (!o.quiet && result.status == TrainStatus::early_stopped) std::cout << result.message << "\n";
 
   // Evaluate the best validation state on the test split.
-  if (stopped_after_training()) return stop_exit_code();
+  if (const int code = stopped_after_training()) return code;
   const fs::path best = fs::path(out_dir) / "best.h5";
   if (fs::exists(best)) load_parameters(*model, load_checkpoint(best.string()));
   const Evaluation e = evaluate(trainer, data, data.test, loaded.seasonal_period);
-  if (stopped_after_training()) return stop_exit_code();
+  if (const int code = stopped_after_training()) return code;
   nlohmann::json report = metrics_json(e);
   if (!data.validation.empty()) {
     // The same metrics on the validation split (what settings are chosen on; the test split is only reported).
     const Evaluation v = evaluate(trainer, data, data.validation, loaded.seasonal_period);
-    if (stopped_after_training()) return stop_exit_code();
+    if (const int code = stopped_after_training()) return code;
     report["validation"] = {{"rmse", v.rmse}, {"mae", v.mae}, {"windows", v.prediction.size()},
                             {"baselines", v.baselines.to_json()}};
   }

@@ -24,6 +24,15 @@ struct LengthMasks {
   bool any() const { return !keep.empty(); }
 };
 
+// dst[i] += src[i] for n elements of dtype
+void add_elements(void* dst, const void* src, int64_t n, DType dtype) {
+  dispatch_dtype(dtype, [&]<class T>() {
+    T* d = static_cast<T*>(dst);
+    const T* v = static_cast<const T*>(src);
+    for (int64_t i = 0; i < n; ++i) d[i] += v[i];
+  });
+}
+
 // One graph-path step at time t: `state` advances in place; returns the step's output.
 Var advance(Cell& cell, const Var& px, int64_t t, int64_t B, std::vector<Var>& state, const Var* keep,
             const Var* hold) {
@@ -151,11 +160,7 @@ void segment_backward(BackwardContext& ctx) {
     const Tensor& dkept = tape.node(plan.first_kept + i).grad;
     if (!dkept.defined()) continue;
     Tensor& d = tape.grad_buffer(replayed[i], into_parameters);
-    dispatch_dtype(d.dtype(), [&]<class T>() {
-      T* dst = d.data<T>();
-      const T* src = dkept.data<T>();
-      for (int64_t e = 0, n = d.numel(); e < n; ++e) dst[e] += src[e];
-    });
+    add_elements(d.raw(), dkept.raw(), d.numel(), d.dtype());
   }
   backward_range(tape, region.first(), static_cast<NodeId>(tape.size()), into_parameters);
 }
@@ -290,20 +295,9 @@ struct SplitBlock {
 struct SplitWorkspace {
   const Cell* cell = nullptr;  // the layer and direction it served last: it serves them again when free
   std::vector<SplitBlock> blocks;
-  int64_t T = 0, B = 0, in = 0, H = 0;
-  int S = 0;
 };
 
 namespace {
-
-// dst[i] += src[i] for n elements of dtype
-void add_elements(void* dst, const void* src, int64_t n, DType dtype) {
-  dispatch_dtype(dtype, [&]<class T>() {
-    T* d = static_cast<T*>(dst);
-    const T* v = static_cast<const T*>(src);
-    for (int64_t i = 0; i < n; ++i) d[i] += v[i];
-  });
-}
 
 // The rows [begin, begin + rows) of each of the `steps` [B, width] blocks of `whole`, and the
 // [steps * rows, width] tensor `part` holding them contiguously: copies one into the other (add: +=).
@@ -326,8 +320,9 @@ void move_rows(RowsTo direction, const Tensor& whole, const Tensor& part, int64_
 // recurrent_split's backward (Note [Graph batch split]).
 void split_backward(BackwardContext& c) {
   const auto& ws = *static_cast<const SplitWorkspace*>(c.attrs().ptr);
-  const int S = ws.S;
   const Tensor& dy = c.dout();  // [T + S, B, H]
+  const int64_t T = c.in(0).shape()[0], B = dy.shape()[1], in = c.in(0).shape()[2], H = dy.shape()[2];
+  const int S = static_cast<int>(dy.shape()[0] - T);
   // The caller's buffers, made here: block threads only write disjoint rows of them.
   const Tensor* dx = c.needs(0) ? &c.din(0) : nullptr;
   std::vector<const Tensor*> dstate(static_cast<size_t>(S), nullptr);
@@ -335,28 +330,28 @@ void split_backward(BackwardContext& c) {
     if (c.needs(1 + s)) dstate[static_cast<size_t>(s)] = &c.din(1 + s);
   const size_t element = dtype_size(dy.dtype());
   const auto dy_rows = [&](int64_t row, RowBlock r) {  // dy[row, r.begin .. r.begin + r.rows)
-    return static_cast<const char*>(dy.raw()) + static_cast<size_t>((row * ws.B + r.begin) * ws.H) * element;
+    return static_cast<const char*>(dy.raw()) + static_cast<size_t>((row * B + r.begin) * H) * element;
   };
   for_each_block(ws.blocks.size(), [&](size_t i) {
     const SplitBlock& b = ws.blocks[i];
     Tape& tape = *b.tape;
     tape.clear_grads();
-    const int64_t n = b.rows.rows * ws.H;
-    for (int64_t t = 0; t < ws.T; ++t)
+    const int64_t n = b.rows.rows * H;
+    for (int64_t t = 0; t < T; ++t)
       add_elements(tape.grad_buffer(b.outs[static_cast<size_t>(t)], false).raw(), dy_rows(t, b.rows), n, dy.dtype());
     for (int s = 0; s < S; ++s)
-      add_elements(tape.grad_buffer(b.finals[static_cast<size_t>(s)], false).raw(), dy_rows(ws.T + s, b.rows), n,
+      add_elements(tape.grad_buffer(b.finals[static_cast<size_t>(s)], false).raw(), dy_rows(T + s, b.rows), n,
                    dy.dtype());
     // Note [Released gradients], as the caller's tape: every node but the leaves read below (never released).
     if (tape.release_grads()) tape.set_releasable(std::vector<bool>(tape.size(), true));
     backward_range(tape, 0, static_cast<NodeId>(tape.size()), false);
     tape.set_releasable({});
     if (dx != nullptr && tape.node(b.x).grad.defined())
-      move_rows(RowsTo::whole_add, *dx, tape.node(b.x).grad, ws.T, ws.B, b.rows, ws.in);
+      move_rows(RowsTo::whole_add, *dx, tape.node(b.x).grad, T, B, b.rows, in);
     for (int s = 0; s < S; ++s) {
       const Tensor& g = tape.node(b.states[static_cast<size_t>(s)]).grad;
       if (dstate[static_cast<size_t>(s)] != nullptr && g.defined())
-        move_rows(RowsTo::whole_add, *dstate[static_cast<size_t>(s)], g, 1, ws.B, b.rows, ws.H);
+        move_rows(RowsTo::whole_add, *dstate[static_cast<size_t>(s)], g, 1, B, b.rows, H);
     }
   });
   for (int j = 1 + S; j < c.n_inputs(); ++j) {
@@ -376,11 +371,6 @@ void run_split(Tape& tape, Cell& cell, SplitWorkspace& ws, const std::vector<Row
   const int64_t T = x.shape()[0], B = x.shape()[1], in = x.shape()[2], H = cell.hidden_size();
   const int S = static_cast<int>(state.size());
   const DType dtype = x.dtype();
-  ws.T = T;
-  ws.B = B;
-  ws.in = in;
-  ws.H = H;
-  ws.S = S;
   ws.blocks.resize(rows.size());
   const std::vector<Parameter*> params = cell.parameters();
   std::vector<Var> inputs{x};

@@ -445,8 +445,7 @@ void rnn_sequence_backward(BackwardContext& c) {
   }
   const auto accumulate = [&](int input, const float* src, int64_t count) {
     if (!c.needs(input)) return;
-    float* dst = c.din(input).data<float>();
-    for (int64_t i = 0; i < count; ++i) dst[i] += src[i];
+    add_into<float>(c.din(input).data<float>(), src, count);
   };
   const auto in = [&](int i) { return c.in(i).data<float>(); };
   const DnnlParams p = dnnl_params(d, in(kWih), in(kWhh), in(kBih), in(kBhh));

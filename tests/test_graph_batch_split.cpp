@@ -3,8 +3,6 @@
 // directions, masked lengths: the outputs, final states and EVERY gradient against the unsplit graph path;
 // retain_graph, grad(), two forwards on one tape, a no-grad forward; a cell that mixes rows is never split;
 // errors and anomalies inside a block tape reach the caller.
-#include <omp.h>
-
 #include "examples/cifg_cell.h"
 #include "models/cells.h"
 #include "test_helpers.h"
@@ -13,28 +11,12 @@
 using namespace unroll;
 using unroll::testing::max_scaled_diff;
 using unroll::testing::random_tensor;
+using unroll::testing::count_ops;
+using unroll::testing::OmpThreads;
 
 namespace {
 
 constexpr double kF32Tolerance = 1e-5;
-
-size_t count_ops(const Tape& tape, OpKind kind) {
-  size_t n = 0;
-  for (NodeId id = 0; id < tape.size(); ++id) n += tape.node(id).op == kind;
-  return n;
-}
-
-// Sets the OpenMP thread count for its lifetime.
-class Threads {
- public:
-  explicit Threads(int n) : before_(omp_get_max_threads()) { omp_set_num_threads(n); }
-  ~Threads() { omp_set_num_threads(before_); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-
- private:
-  int before_;
-};
 
 // A cell that mixes rows: each row's update sees the batch mean of h. Split, it would see its block's mean.
 class BatchMeanCell : public Cell {
@@ -103,7 +85,7 @@ Result run(const Case& c) {
   std::vector<Var> states;
   for (int s = 0; s < model.state_count(); ++s) states.push_back(tape.leaf(random_tensor({4, B, H}, data).to(c.dtype), true));
   const std::vector<int64_t> lengths = c.masked ? std::vector<int64_t>{6, 2, 5, 1, 6} : std::vector<int64_t>{};
-  const Threads threads(c.threads);
+  const OmpThreads threads(c.threads);
   const RecurrentOutput out = model.forward(tape, x, states, lengths);
   Rng wrng(3);
   const auto weighted = [&](const Var& v) { return sum(mul(v, tape.constant(random_tensor(v.shape(), wrng).to(c.dtype)))); };
@@ -220,7 +202,7 @@ TEST_CASE("graph batch split: a cell that mixes rows, or a subclass that did not
 // a backward with retain_graph followed by a second one (gradients accumulate: twice the first), and a
 // no-grad forward that records no backward.
 TEST_CASE("graph batch split: two forwards on one tape, retain_graph, a reused model, a no-grad forward") {
-  const Threads threads(2);
+  const OmpThreads threads(2);
   Rng init(2);
   Recurrent model(RecurrentConfig{.cell = "cifg", .input_size = 2, .hidden_size = 3}, init, registry());
   model.to(DType::f64);
@@ -281,7 +263,7 @@ class FaultyCell : public Cell {
 }  // namespace
 
 TEST_CASE("graph batch split: anomaly mode and errors inside a block tape reach the caller") {
-  const Threads threads(2);
+  const OmpThreads threads(2);
   for (const std::string fault : {"nan", "shape"}) {
     CAPTURE(fault);
     CellRegistry cells = builtin_cells();

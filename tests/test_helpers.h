@@ -1,7 +1,9 @@
-// What lives here: small helpers shared by the test suites: seeded random tensors, closeness checks, and
-// for the tests that gradient buffers need no zero-fill, a NaN-filled arena and a bitwise comparison.
+// What lives here: small helpers shared by the test suites: seeded random tensors, closeness checks, the
+// number of nodes of one op on a tape, a scoped OpenMP thread count, and for the tests that gradient
+// buffers need no zero-fill, a NaN-filled arena and a bitwise comparison.
 #pragma once
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstring>
@@ -41,6 +43,25 @@ inline double max_scaled_diff(const Tensor& a, const Tensor& b) {
   for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.at(i) - b.at(i)) / (1 + std::abs(b.at(i))));
   return worst;
 }
+
+// The number of nodes of kind `kind` on the tape (is the fast path, the split, the recompute taken?).
+inline size_t count_ops(const Tape& tape, OpKind kind) {
+  size_t n = 0;
+  for (NodeId id = 0; id < tape.size(); ++id) n += tape.node(id).op == kind;
+  return n;
+}
+
+// Sets the OpenMP thread count for its lifetime (the batch splits cut one block per thread).
+class OmpThreads {
+ public:
+  explicit OmpThreads(int n) : before_(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~OmpThreads() { omp_set_num_threads(before_); }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+
+ private:
+  int before_;
+};
 
 // Fills the tape's arena with NaN bit patterns, then rewinds it: the next pass allocates from that memory,
 // so a gradient buffer an op forgets to write shows up as NaN.

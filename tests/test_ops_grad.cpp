@@ -1,7 +1,5 @@
 // What lives here: the float64 finite-difference gradient test of every op, table-driven, and the
 // registry walk that fails when an op in graph/op_kind.h has no case here.
-#include <omp.h>
-
 #include <set>
 
 #include "test_helpers.h"
@@ -116,10 +114,8 @@ std::vector<OpCase> op_cases() {
     model->to(DType::f64);
     add_case("recurrent_split (lstm peephole, 3 blocks)", {r({4, 5, 2}), r({4, 5, 3}), r({4, 5, 3})},
              [model](Tape&, V x) {
-               const int threads = omp_get_max_threads();
-               omp_set_num_threads(3);
+               const unroll::testing::OmpThreads threads(3);
                const RecurrentOutput out = model->forward(x[0].tape(), x[0], {x[1], x[2]});
-               omp_set_num_threads(threads);
                return concat({reshape(out.output, Shape{20, 6}), reshape(out.final_states[1], Shape{20, 3})}, 1);
              });
   }

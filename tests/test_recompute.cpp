@@ -15,6 +15,7 @@
 
 using namespace unroll;
 using unroll::testing::random_tensor;
+using unroll::testing::count_ops;
 
 namespace {
 
@@ -35,12 +36,6 @@ struct Pass {
   size_t arena_bytes = 0;                              // main arena used after backward
   size_t replay_reserved = 0;                          // replay arena's reserved bytes after backward
 };
-
-size_t count_ops(const Tape& tape, OpKind kind) {
-  size_t n = 0;
-  for (NodeId id = 0; id < tape.size(); ++id) n += tape.node(id).op == kind;
-  return n;
-}
 
 struct Setup {
   RecurrentConfig config;

@@ -7,7 +7,6 @@
 // inspection) and masked batches fall back; bad shapes are refused naming the op and the shapes; the step
 // loop's batch split (Note [Batch split]) over 1, 2, 3 and 5 threads.
 #include <fmt/format.h>
-#include <omp.h>
 
 #include "test_helpers.h"
 #include "unroll.h"
@@ -15,6 +14,8 @@
 using namespace unroll;
 using unroll::testing::max_scaled_diff;
 using unroll::testing::random_tensor;
+using unroll::testing::count_ops;
+using unroll::testing::OmpThreads;
 
 namespace {
 
@@ -28,12 +29,6 @@ struct Run {
   std::vector<std::pair<std::string, Tensor>> values;  // name -> float64 copy; the same names in every run
   size_t fused_ops = 0;                                 // rnn_sequence nodes on the tape
 };
-
-size_t count_ops(const Tape& tape, OpKind kind) {
-  size_t n = 0;
-  for (NodeId id = 0; id < tape.size(); ++id) n += tape.node(id).op == kind;
-  return n;
-}
 
 // One training-like pass: a fixed random weighting of output, two steps and the final states, so no
 // upstream gradient is all ones; returns values and gradients (x, initial states, every parameter).
@@ -192,15 +187,13 @@ std::vector<Tensor> step_loop_with_threads(RnnKind kind, bool reverse, DType dty
   Rng rng(17);
   const std::vector<Tensor> inputs = random_sequence_inputs(kind, T, batch, I, H, rng);
   const Tensor weight = random_tensor({T + (lstm ? 1 : 0), batch, H}, rng).to(dtype);
-  const int before = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const OmpThreads scoped(threads);
   Tape tape;
   std::vector<Var> in;
   for (const Tensor& t : inputs) in.push_back(tape.leaf(t.to(dtype), true));
   const Var y = rnn_sequence(kind, in[0], in[1], lstm ? in[2] : Var(), in[3], in[4], in[5], in[6], reverse,
                              RnnEngine::step_loop);
   backward(sum(mul(y, tape.constant(weight))));
-  omp_set_num_threads(before);
   std::vector<Tensor> result{y.value().clone()};
   for (size_t i = 0; i < in.size(); ++i)
     if (lstm || i != 2) result.push_back(in[i].grad().clone());
