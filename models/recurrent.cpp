@@ -364,10 +364,10 @@ void split_backward(BackwardContext& c) {
 }
 
 // The graph path of one layer and direction split over row blocks (Note [Graph batch split]): like
-// run_layer, for x [T, B, in]; outs[t] and `state` end as views of the recorded node's value.
-void run_split(Tape& tape, Cell& cell, SplitWorkspace& ws, const std::vector<RowBlock>& rows, const Var& x,
-               int64_t segment, bool reverse, const LengthMasks& masks, std::vector<Var>& state,
-               std::vector<Var>& outs) {
+// run_layer, for x [T, B, in] and the initial `state`; returns the recorded node, [T + S, B, H]: the step
+// outputs, then the final states.
+Var run_split(Tape& tape, Cell& cell, SplitWorkspace& ws, const std::vector<RowBlock>& rows, const Var& x,
+              int64_t segment, bool reverse, const LengthMasks& masks, const std::vector<Var>& state) {
   const int64_t T = x.shape()[0], B = x.shape()[1], in = x.shape()[2], H = cell.hidden_size();
   const int S = static_cast<int>(state.size());
   const DType dtype = x.dtype();
@@ -426,9 +426,7 @@ void run_split(Tape& tape, Cell& cell, SplitWorkspace& ws, const std::vector<Row
   });
   RecordSpec spec{OpKind::recurrent_split, inputs.data(), inputs.size(), value, &split_backward};
   spec.attrs.ptr = &ws;
-  const Var y = tape.record(spec);
-  for (int64_t t = 0; t < T; ++t) outs[static_cast<size_t>(t)] = reshape(slice(y, 0, t, 1), Shape{B, H});
-  for (int s = 0; s < S; ++s) state[static_cast<size_t>(s)] = reshape(slice(y, 0, T + s, 1), Shape{B, H});
+  return tape.record(spec);
 }
 
 }  // namespace
@@ -554,7 +552,8 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
   std::vector<std::vector<Var>> finals(static_cast<size_t>(S));  // per kind: L*D pieces [1, B, H]
   Var layer_in = x;                                              // [T, B, in_l]
   for (int l = 0; l < L; ++l) {
-    // Per direction either the fused op's h sequence seq[d] [T, B, H], or the graph path's steps outs[d][t].
+    // Per direction either a whole h sequence seq[d] [T, B, H] (the fused op's, or the graph batch split's),
+    // or the graph path's steps outs[d][t].
     std::vector<Var> seq(static_cast<size_t>(D));
     std::vector<std::vector<Var>> outs(static_cast<size_t>(D), std::vector<Var>(static_cast<size_t>(T)));  // [B, H]
     for (int d = 0; d < D; ++d) {
@@ -591,22 +590,27 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
         if (!workspace) workspace = split_pool_.emplace_back(std::make_shared<SplitWorkspace>());
         workspace->cell = &cell;
         tape.keep_alive(workspace);
-        run_split(tape, cell, *workspace, blocks, layer_in, segment, d == 1, masks, state, outs[d]);
+        const Var y = run_split(tape, cell, *workspace, blocks, layer_in, segment, d == 1, masks, state);
+        // Like the fused op's output: the final states' rows first, so that the step outputs' slice, a view
+        // of y's first T rows (no copy per step), is y's last consumer (Note [Gradient views]).
+        for (int s = 0; s < S; ++s) finals[s].push_back(slice(y, 0, T + s, 1));
+        seq[d] = slice(y, 0, 0, T);
+        continue;
       } else {
         run_layer(tape, cell, reshape(layer_in, Shape{T * B, layer_in.shape()[2]}), T, B, d == 1, segment, masks,
                   state, outs[d]);
       }
       for (int s = 0; s < S; ++s) finals[s].push_back(reshape(state[s], Shape{1, B, H}));
     }
-    const bool all_fused = std::all_of(seq.begin(), seq.end(), [](const Var& v) { return v.defined(); });
+    const bool all_sequences = std::all_of(seq.begin(), seq.end(), [](const Var& v) { return v.defined(); });
     Var layer_out;  // [T, B, D*H]
     std::vector<Var> steps;
-    if (all_fused) {
+    if (all_sequences) {
       layer_out = D == 1 ? seq[0] : concat(seq, 2);
       if (l + 1 == L)
         for (int64_t t = 0; t < T; ++t) steps.push_back(select(layer_out, t));  // [B, D*H]
     } else {
-      for (int d = 0; d < D; ++d)  // a fused direction beside a graph one: cut its sequence into steps
+      for (int d = 0; d < D; ++d)  // a whole sequence beside a per-step direction: cut it into steps
         if (seq[d].defined())
           for (int64_t t = 0; t < T; ++t) outs[d][t] = select(seq[d], t);
       std::vector<Var> rows;
