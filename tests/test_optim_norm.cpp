@@ -2,6 +2,7 @@
 // optimizer skipping it when clipping is off without changing any update, and metrics::rmse/mae being
 // io's rmse/mae (one implementation).
 #include <cmath>
+#include <memory>
 
 #include "test_helpers.h"
 #include "io/datasets.h"
@@ -63,6 +64,52 @@ TEST_CASE("optimizer without clipping skips the norm and updates exactly as with
       CHECK(off.value.bit_equal(never.value));
     }
     CHECK_FALSE(off.value.bit_equal(w0));  // the updates did happen
+  }
+}
+
+TEST_CASE("optimizer: the update split between OpenMP threads gives the same bits as one thread") {
+  // Above Optimizer::kThreadedUpdateElements in all, with parameters of odd sizes and both dtypes, so
+  // the threads' runs start and end inside parameters.
+  const std::vector<std::pair<Shape, DType>> shapes = {
+      {{1001, 150}, DType::f32}, {{3}, DType::f64}, {{7, 17001}, DType::f32}, {{513}, DType::f64}};
+  for (const char* kind : {"adam", "sgd", "rmsprop"}) {
+    CAPTURE(kind);
+    OptimizerConfig config;
+    config.kind = kind;
+    config.lr = 0.01;
+    config.weight_decay = 0.1;
+    config.momentum = std::string(kind) == "adam" ? 0.0 : 0.9;
+    const auto train = [&](int threads) {
+      const testing::OmpThreads scoped(threads);
+      Rng rng(5);
+      std::vector<std::unique_ptr<Parameter>> owned;
+      std::vector<std::pair<std::string, Parameter*>> params;
+      int64_t total = 0;
+      for (size_t i = 0; i < shapes.size(); ++i) {
+        const std::string path = fmt::format("p{}", i);
+        owned.push_back(std::make_unique<Parameter>(path, testing::random_tensor(shapes[i].first, rng, -1, 1, shapes[i].second)));
+        params.emplace_back(path, owned.back().get());
+        total += owned.back()->value.numel();
+      }
+      REQUIRE(total > Optimizer::kThreadedUpdateElements);
+      Optimizer optimizer(params, config);
+      for (int step = 0; step < 3; ++step) {
+        for (auto& p : owned) p->grad.copy_from(testing::random_tensor(p->value.shape(), rng, -1, 1, p->value.dtype()));
+        optimizer.step();
+      }
+      std::vector<Tensor> values;
+      for (auto& p : owned) values.push_back(p->value.clone());
+      for (const auto& [path, slots] : optimizer.export_state().slots)
+        for (const auto& [name, slot] : slots) values.push_back(slot.clone());
+      return values;
+    };
+    const std::vector<Tensor> one = train(1);
+    for (int threads : {2, 3}) {
+      CAPTURE(threads);
+      const std::vector<Tensor> split = train(threads);
+      REQUIRE(split.size() == one.size());
+      for (size_t i = 0; i < one.size(); ++i) CHECK(split[i].bit_equal(one[i]));
+    }
   }
 }
 

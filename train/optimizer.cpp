@@ -2,6 +2,9 @@
 // clipping, config JSON and state export/import.
 #include "train/optimizer.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -38,17 +41,18 @@ void check_config(const OptimizerConfig& c) {
 }
 
 // g' = g + wd * p (into a scratch value; the parameter's .grad is left as backward wrote it, except
-// for clipping, which scales .grad in place as torch does).
+// for clipping, which scales .grad in place as torch does). Elements [begin, end) of p: each element's
+// update reads only that element, so any split of a parameter between threads gives the same bits.
 template <class T>
 void update(const std::string& kind, const OptimizerConfig& c, int64_t step, double lr, Parameter& p,
-            std::map<std::string, Tensor>& slots) {
-  T* w = p.value.data<T>();
-  const T* g = p.grad.data<T>();
-  const int64_t n = p.value.numel();
+            std::map<std::string, Tensor>& slots, int64_t begin, int64_t end) {
+  T* w = p.value.data<T>() + begin;
+  const T* g = p.grad.data<T>() + begin;
+  const int64_t n = end - begin;
   const T wd = static_cast<T>(c.weight_decay);
   if (kind == "adam") {
-    T* m = slots.at("exp_avg").data<T>();
-    T* v = slots.at("exp_avg_sq").data<T>();
+    T* m = slots.at("exp_avg").data<T>() + begin;
+    T* v = slots.at("exp_avg_sq").data<T>() + begin;
     const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2);
     const double bc1 = 1.0 - std::pow(c.beta1, static_cast<double>(step));
     const double bc2 = 1.0 - std::pow(c.beta2, static_cast<double>(step));
@@ -64,7 +68,7 @@ void update(const std::string& kind, const OptimizerConfig& c, int64_t step, dou
     }
   } else if (kind == "sgd") {
     const T mu = static_cast<T>(c.momentum), rate = static_cast<T>(lr);
-    T* buf = c.momentum > 0 ? slots.at("momentum_buffer").data<T>() : nullptr;
+    T* buf = c.momentum > 0 ? slots.at("momentum_buffer").data<T>() + begin : nullptr;
     for (int64_t i = 0; i < n; ++i) {
       T gi = g[i] + wd * w[i];
       if (buf) {
@@ -74,8 +78,8 @@ void update(const std::string& kind, const OptimizerConfig& c, int64_t step, dou
       w[i] -= rate * gi;
     }
   } else {  // rmsprop
-    T* sq = slots.at("square_avg").data<T>();
-    T* buf = c.momentum > 0 ? slots.at("momentum_buffer").data<T>() : nullptr;
+    T* sq = slots.at("square_avg").data<T>() + begin;
+    T* buf = c.momentum > 0 ? slots.at("momentum_buffer").data<T>() + begin : nullptr;
     const T a = static_cast<T>(c.alpha), mu = static_cast<T>(c.momentum), rate = static_cast<T>(lr);
     const T eps = static_cast<T>(c.eps);
     for (int64_t i = 0; i < n; ++i) {
@@ -184,10 +188,34 @@ double Optimizer::step(double lr) {
   const double norm =
       config_.clip_norm > 0 ? clip_grad_norm(params_, config_.clip_norm) : std::numeric_limits<double>::quiet_NaN();
   ++step_;
-  for (auto& entry : params_) {
-    const std::string& path = entry.first;  // plain names: clang 14 lambdas cannot capture structured bindings
-    Parameter& p = *entry.second;
-    dispatch_dtype(p.value.dtype(), [&]<class T>() { update<T>(config_.kind, config_, step_, lr, p, slots_[path]); });
+  // The update is element-wise: each OpenMP thread takes an equal run of all parameters' elements
+  // (concatenated in path order), the same bits as one thread. Small models stay on one thread, where
+  // waking the other would cost more than it saves (docs/performance.md, item 22).
+  std::vector<std::pair<Parameter*, std::map<std::string, Tensor>*>> pieces;
+  std::vector<int64_t> starts{0};  // pieces[i] holds elements [starts[i], starts[i + 1]) of the run
+  for (auto& [path, p] : params_) {
+    pieces.emplace_back(p, &slots_[path]);
+    starts.push_back(starts.back() + p->value.numel());
+  }
+  const auto update_run = [&](int64_t begin, int64_t end) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      const int64_t b = std::max(begin, starts[i]), e = std::min(end, starts[i + 1]);
+      if (b >= e) continue;
+      Parameter& p = *pieces[i].first;
+      dispatch_dtype(p.value.dtype(), [&]<class T>() {
+        update<T>(config_.kind, config_, step_, lr, p, *pieces[i].second, b - starts[i], e - starts[i]);
+      });
+    }
+  };
+  const int64_t total = starts.back();
+  if (total < kThreadedUpdateElements || omp_get_max_threads() == 1 || omp_in_parallel()) {
+    update_run(0, total);
+  } else {
+#pragma omp parallel
+    {
+      const int64_t k = omp_get_thread_num(), threads = omp_get_num_threads();
+      update_run(total * k / threads, total * (k + 1) / threads);
+    }
   }
   return norm;
 }

@@ -49,6 +49,9 @@ class Optimizer {
   // gradient). UsageError naming the path when a parameter has no gradient of its shape and dtype.
   double step(double lr);
   double step() { return step(config_.lr); }
+  // From this many elements (all parameters together) on, step() splits the update between the OpenMP
+  // threads; the bits are the same either way.
+  static constexpr int64_t kThreadedUpdateElements = int64_t{1} << 18;
   void zero_grad();
 
   int64_t steps_taken() const { return step_; }
