@@ -219,6 +219,29 @@ TEST_CASE("schedules: constant, step decay, cosine, each after a warm-up") {
                        DataError);
 }
 
+TEST_CASE("cross-entropy in float32 (vectorised exp) agrees with float64, large logits included") {
+  Rng rng(9);
+  const int64_t rows = 37, classes = 131;  // odd sizes: the vector loops' tails
+  for (double spread : {1.0, 30.0, 200.0}) {  // 200: exp(z - max) underflows for most classes
+    CAPTURE(spread);
+    const Tensor z = testing::random_tensor({rows, classes}, rng, -spread, spread);
+    std::vector<int64_t> targets;
+    for (int64_t r = 0; r < rows; ++r) targets.push_back((r * 7) % classes);
+    const auto loss_and_grad = [&](DType dtype) {
+      Tape tape;
+      const Var x = tape.leaf(z.to(dtype), true);
+      const Var loss = cross_entropy_loss(x, targets);
+      backward(loss);
+      return std::pair{loss.item(), x.grad().to(DType::f64)};
+    };
+    const auto [loss64, grad64] = loss_and_grad(DType::f64);
+    const auto [loss32, grad32] = loss_and_grad(DType::f32);
+    CHECK(loss32 == doctest::Approx(loss64).epsilon(1e-6));
+    // The gradient is (softmax - onehot) / rows: every row of softmax sums to 1.
+    CHECK(testing::max_abs_diff(grad32, grad64) < 1e-7);
+  }
+}
+
 TEST_CASE("losses and metrics: mse, cross-entropy, rmse, mae, accuracy") {
   Tape tape;
   Var p = tape.leaf(Tensor::from_values({1, 2, 3, 4}, {2, 2}, DType::f64), true);
