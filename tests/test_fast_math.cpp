@@ -2,6 +2,10 @@
 // over the whole useful range, including the tails and tiny arguments; and Note [Same bits on every clone]
 // (ops/simd.h): the ops' loops, in whichever clone this CPU selects, give the bits of the plain scalar
 // formula compiled here for baseline x86-64.
+#include <algorithm>
+#include <vector>
+
+#include "autodiff/backward.h"
 #include "ops/fast_math.h"
 #include "ops/ops.h"
 #include "test_helpers.h"
@@ -67,5 +71,21 @@ TEST_CASE("vectorised op loops give the scalar formula's bits, tails included (N
         CHECK(cell.data<float>()[b * hidden + k] == expected);
         CHECK(prod.data<float>()[b * hidden + k] == c * c);
       }
+    // cross_entropy's softmax, seen through its gradient (softmax - onehot) / batch: e = exp(z - max) in a
+    // cloned loop, then summed and divided in order.
+    const unroll::Var z = tape.leaf(gates, true);
+    unroll::backward(unroll::cross_entropy(z, {0, 1, 2}));
+    const int64_t classes = 4 * hidden;
+    for (int64_t b = 0; b < batch; ++b) {
+      const float* row = a + b * classes;
+      const float max = *std::max_element(row, row + classes);
+      std::vector<float> e(static_cast<size_t>(classes));
+      float total = 0;
+      for (int64_t k = 0; k < classes; ++k) total += e[static_cast<size_t>(k)] = unroll::fast::exp(row[k] - max);
+      for (int64_t k = 0; k < classes; ++k) {
+        const float softmax = e[static_cast<size_t>(k)] / total;
+        CHECK(z.grad().data<float>()[b * classes + k] == (1.0f / batch) * (softmax - (k == b ? 1.0f : 0.0f)));
+      }
+    }
   }
 }
