@@ -2,14 +2,13 @@
 // clipping, config JSON and state export/import.
 #include "train/optimizer.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
 
 #include "graph/check.h"
+#include "ops/batch_split.h"
 
 namespace unroll {
 
@@ -208,14 +207,11 @@ double Optimizer::step(double lr) {
     }
   };
   const int64_t total = starts.back();
-  if (total < kThreadedUpdateElements || omp_get_max_threads() == 1 || omp_in_parallel()) {
+  if (total < kThreadedUpdateElements) {
     update_run(0, total);
-  } else {
-#pragma omp parallel
-    {
-      const int64_t k = omp_get_thread_num(), threads = omp_get_num_threads();
-      update_run(total * k / threads, total * (k + 1) / threads);
-    }
+  } else {  // one run per thread, as the batch splits cut rows (one run inside a caller's parallel region)
+    const std::vector<RowBlock> runs = split_batch(total);
+    for_each_block(runs.size(), [&](size_t i) { update_run(runs[i].begin, runs[i].begin + runs[i].rows); });
   }
   return norm;
 }
