@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -192,6 +193,11 @@ int run_bench(const BenchCliOptions& o) {
   const double gflops = flops / (median / 1e3) / 1e9;
   const double rss = peak_rss_mib();
 
+  // The OpenMP runtime's waiting, as libgomp read it at load (Note [OpenMP wait policy]): null when unset.
+  const auto env_or_null = [](const char* name) -> nlohmann::json {
+    const char* v = std::getenv(name);
+    return v != nullptr ? nlohmann::json(v) : nlohmann::json(nullptr);
+  };
   if (o.json) {
     const nlohmann::json j = {
         {"model", o.model},   {"cell", config.cell},    {"input", o.input},         {"hidden", o.hidden},
@@ -202,7 +208,8 @@ int run_bench(const BenchCliOptions& o) {
         {"matmul_gflop_per_step", flops / 1e9},         {"peak_rss_mib", rss},      {"final_loss", last_loss},
         {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd},   {"release_grads", o.release_grads},
         {"graph_path", o.graph_path}, {"recompute", o.recompute},
-        {"engine", o.engine}};
+        {"engine", o.engine}, {"omp_wait_policy", env_or_null("OMP_WAIT_POLICY")},
+        {"gomp_spincount", env_or_null("GOMP_SPINCOUNT")}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "

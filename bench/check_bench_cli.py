@@ -13,11 +13,14 @@ Small, fast runs of the bench subcommand that can fail:
     and a bad value exits 2 with its message;
   * --engine loop|primitive both train (losses agree to float32 rounding); a bad value exits 2;
   * the bench-only cells that were removed (lstm-fused, gru-lbr-fused) are unknown;
-  * an unknown model exits 2 with the one-line message.
+  * an unknown model exits 2 with the one-line message;
+  * the OpenMP wait settings the JSON reports: with OMP_WAIT_POLICY unset the command re-executes itself
+    with PASSIVE and a spin of 1000 (a GOMP_SPINCOUNT of the user's stays); one the user set is kept.
 Usage: check_bench_cli.py <unroll binary>
 """
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -27,8 +30,8 @@ TINY = ["--input", "2", "--hidden", "3", "--seq", "4", "--batch", "5", "--out", 
 failures = []
 
 
-def bench(*args):
-    out = subprocess.run([UNROLL, "bench", *args], capture_output=True, text=True)
+def bench(*args, env=None):
+    out = subprocess.run([UNROLL, "bench", *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         failures.append(f"{args}: exit {out.returncode}: {out.stderr.strip()}")
         return None
@@ -107,6 +110,17 @@ bad = subprocess.run([UNROLL, "bench", "--model", "nope"], capture_output=True, 
 check(bad.returncode == 2, f"unknown model: exit {bad.returncode}")
 check(bad.stderr.startswith("unroll: bench: unknown model 'nope' (hint: known cells are "),
       f"unknown model: stderr {bad.stderr!r}")
+
+# Note [OpenMP wait policy] (apps/main.cpp): what libgomp runs with, as the bench reports it.
+base_env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+for extra_env, want in (({}, ("PASSIVE", "1000")),
+                        ({"GOMP_SPINCOUNT": "5"}, ("PASSIVE", "5")),
+                        ({"OMP_WAIT_POLICY": "ACTIVE"}, ("ACTIVE", None)),
+                        ({"OMP_WAIT_POLICY": "PASSIVE"}, ("PASSIVE", None))):
+    j = bench("--model", "rnn", *TINY, env={**base_env, **extra_env})
+    if j is not None:
+        got = (j.get("omp_wait_policy"), j.get("gomp_spincount"))
+        check(got == want, f"OpenMP wait settings with {extra_env or 'nothing'} set: got {got}, expected {want}")
 
 for f in failures:
     print("FAILED:", f)
