@@ -8,8 +8,8 @@
 // 1000 spins (tens of microseconds; what libgomp itself spins when it has more threads than CPUs), and
 // re-execute ourselves once. PASSIVE alone sleeps at once, so each of a small model's parallel regions
 // (11 per step of config a's LSTM) has to wake the other thread; with the short spin it is still awake.
-// Measured on 2 cores (docs/performance.md, item 24): idle, config a steps 15-40 % faster and `unroll train`
-// 10-20 %; beside 1-4 busy processes anything from 20 % faster to 1.6x slower than PASSIVE alone, never
+// Measured on 2 cores (docs/performance.md, item 24): idle, config a steps 5-40 % faster and `unroll train`
+// 2-20 %; beside 1-4 busy processes anything from 20 % faster to 1.6x slower than PASSIVE alone, never
 // ACTIVE's collapse. On a machine busy with other work, OMP_WAIT_POLICY=PASSIVE (set by you, so no spin)
 // sleeps at once; set OMP_WAIT_POLICY or GOMP_SPINCOUNT yourself to choose anything else.
 #include <unistd.h>
