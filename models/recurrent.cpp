@@ -11,6 +11,7 @@
 #include "ops/batch_split.h"
 #include "ops/gemm.h"
 #include "ops/ops.h"
+#include "ops/pointwise.h"
 #include "ops/weight_packs.h"
 
 namespace unroll {
@@ -24,13 +25,9 @@ struct LengthMasks {
   bool any() const { return !keep.empty(); }
 };
 
-// dst[i] += src[i] for n elements of dtype
+// dst[i] += src[i] for n elements of dtype (two distinct buffers)
 void add_elements(void* dst, const void* src, int64_t n, DType dtype) {
-  dispatch_dtype(dtype, [&]<class T>() {
-    T* d = static_cast<T*>(dst);
-    const T* v = static_cast<const T*>(src);
-    for (int64_t i = 0; i < n; ++i) d[i] += v[i];
-  });
+  dispatch_dtype(dtype, [&]<class T>() { add_into<T>(static_cast<T*>(dst), static_cast<const T*>(src), n); });
 }
 
 // One graph-path step at time t: `state` advances in place; returns the step's output.

@@ -1,6 +1,7 @@
 // What lives here: the two templates behind every pointwise op: unary_op<Fn> (y = f(x)) and
 // binary_op<Fn> (y = f(a, b) with NumPy broadcasting; gradients are summed back to each input's shape).
 // An op family supplies only a small Fn struct: its kind, its forward formula and its local derivatives.
+// Also add_into, the vectorised dst += src that backward code adds gradient pieces with.
 #pragma once
 #include "graph/shape.h"
 #include "ops/op.h"
@@ -32,6 +33,12 @@ UNROLL_SIMD_CLONES void binary_backward_loop(const T* __restrict a, const T* __r
     const T local = which == 0 ? Fn::da(a[i], b[i], y[i]) : Fn::db(a[i], b[i], y[i]);
     d[i] = (kFresh ? T(0) : d[i]) + dy[i] * local;
   }
+}
+
+// dst += src, n elements (gradient pieces added into a buffer).
+template <class T>
+UNROLL_SIMD_CLONES void add_into(T* __restrict dst, const T* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
 // ---- unary: Fn has kind, f(x) and df(x, y) = dy/dx expressed with the input x and/or output y ----

@@ -30,6 +30,7 @@
 #include "ops/gemm.h"
 #include "ops/op.h"
 #include "ops/ops.h"
+#include "ops/pointwise.h"
 #include "ops/fast_math.h"
 #include "ops/simd.h"
 
@@ -186,12 +187,6 @@ UNROLL_SIMD_CLONES void rnn_step_backward(T* __restrict gates, const T* __restri
     const T dh = dy[i] + dh_next[i];
     gates[i] = kRelu ? (h[i] > 0 ? dh : T(0)) : dh * (1 - h[i] * h[i]);
   }
-}
-
-// dst += src, n elements
-template <class T>
-UNROLL_SIMD_CLONES void add_into(T* __restrict dst, const T* __restrict src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
 // Note [Batch split]: the rows of a batch never meet in the recurrence -- row b of h_t depends on row b
