@@ -1,10 +1,13 @@
-// What lives here: the fused pointwise gate math of the stock LSTM and GRU (PyTorch form) cells. Each is
-// one recorded op instead of ~10 (slices, sigmoids, tanh, products, sums): the same formulas, one pass
-// over memory, one node on the tape. The matrix products stay ordinary linear ops. Tests check each
-// against float64 finite differences and against the composed version of the same cell.
+// What lives here: the fused pointwise gate ops of the stock LSTM and GRU (linear-before-reset form) cells.
+// Each is one recorded op instead of ~10 (slices, sigmoids, tanh, products, sums): the same formulas, one
+// pass over memory, one node on the tape. The math of one hidden unit is ops/cell_math/ (shared with the
+// step loop of rnn_sequence); here are the loops over rows, the checks and the records. The matrix
+// products stay ordinary linear ops. Tests check each against float64 finite differences and against the
+// composed version of the same cell.
 #include <cmath>
 
-#include "ops/fast_math.h"
+#include "ops/cell_math/gru_lbr.h"
+#include "ops/cell_math/lstm.h"
 #include "ops/op.h"
 #include "ops/ops.h"
 #include "ops/simd.h"
@@ -12,6 +15,9 @@
 namespace unroll {
 
 namespace {
+
+namespace lstm = cell_math::lstm;
+namespace gru_lbr = cell_math::gru_lbr;
 
 void check_gates(const char* op, const Var& gates, const Var& state, int blocks) {
   check_same_tape(op, gates, state);
@@ -23,10 +29,11 @@ void check_gates(const char* op, const Var& gates, const Var& state, int blocks)
                gates.shape().str(), state.shape().str(), blocks);
 }
 
-// ---- the loops, over plain arrays (restrict pointers, so they vectorise; three x86-64 levels: ops/simd.h).
-// kFresh: the gradient is unzeroed memory to overwrite with 0 + v (Note [Gradients accumulate]). ----
+// ---- the loops over a block of rows, plain arrays (restrict pointers, so they vectorise; three x86-64
+// levels: ops/simd.h); the math of one unit is ops/cell_math/. kFresh: the gradient is unzeroed memory to
+// overwrite with 0 + v (Note [Gradients accumulate]). ----
 
-// c = f c_prev + i g,  i = s(a_i), f = s(a_f), g = tanh(a_g)   (act keeps i, f, g: [B, 3H])
+// c = f c_prev + i g   (act keeps i, f, g: [B, 3H])
 template <class T>
 UNROLL_SIMD_CLONES void lstm_cell_state_loop(const T* __restrict gates, const T* __restrict c_prev, T* __restrict act,
                                              T* __restrict cell, int64_t batch, int64_t hidden) {
@@ -38,16 +45,16 @@ UNROLL_SIMD_CLONES void lstm_cell_state_loop(const T* __restrict gates, const T*
     T* g = f + hidden;
     T* out = cell + b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T ik = act::sigmoid(a[k]), fk = act::sigmoid(a[hidden + k]), gk = act::tanh(a[2 * hidden + k]);
-      i[k] = ik;
-      f[k] = fk;
-      g[k] = gk;
-      out[k] = fk * cp[k] + ik * gk;
+      const lstm::CellState<T> s = lstm::cell_state(a[k], a[hidden + k], a[2 * hidden + k], cp[k]);
+      i[k] = s.i;
+      f[k] = s.f;
+      g[k] = s.g;
+      out[k] = s.c;
     }
   }
 }
 
-// da_i += dc g i(1-i);  da_f += dc c_prev f(1-f);  da_g += dc i (1-g^2)   (the o block is lstm_hidden's)
+// da_{i,f,g} += lstm::cell_state_grad (the o block is lstm_hidden's)
 template <class T>
 UNROLL_SIMD_CLONES void lstm_cell_state_gates_grad(const T* __restrict act, const T* __restrict c_prev,
                                                    const T* __restrict dc, T* __restrict dgates, int64_t batch,
@@ -60,23 +67,28 @@ UNROLL_SIMD_CLONES void lstm_cell_state_gates_grad(const T* __restrict act, cons
     const T* d = dc + b * hidden;
     T* da = dgates + b * 4 * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      da[k] += d[k] * g[k] * i[k] * (1 - i[k]);
-      da[hidden + k] += d[k] * cp[k] * f[k] * (1 - f[k]);
-      da[2 * hidden + k] += d[k] * i[k] * (1 - g[k] * g[k]);
+      const lstm::CellStateGrad<T> gr = lstm::cell_state_grad(d[k], i[k], f[k], g[k], cp[k]);
+      da[k] += gr.da_i;
+      da[hidden + k] += gr.da_f;
+      da[2 * hidden + k] += gr.da_g;
     }
   }
 }
 
-// d_prev += d_out a, a = the gate that carries the previous state over (LSTM: f in c = f c_prev + i g;
-// GRU: z in h = (1-z) n + z h_prev), kept as the middle block of each [3H] row of act.
+// dc_prev += lstm::cell_state_grad's dc_prev (dc f)
 template <bool kFresh, class T>
-UNROLL_SIMD_CLONES void carried_state_grad(const T* __restrict act, const T* __restrict d_out, T* __restrict d_prev,
-                                           int64_t batch, int64_t hidden) {
+UNROLL_SIMD_CLONES void lstm_cell_state_prev_grad(const T* __restrict act, const T* __restrict c_prev,
+                                                  const T* __restrict dc, T* __restrict dc_prev, int64_t batch,
+                                                  int64_t hidden) {
   for (int64_t b = 0; b < batch; ++b) {
-    const T* a = act + b * 3 * hidden + hidden;
-    const T* d = d_out + b * hidden;
-    T* dp = d_prev + b * hidden;
-    for (int64_t k = 0; k < hidden; ++k) dp[k] = (kFresh ? T(0) : dp[k]) + d[k] * a[k];
+    const T* i = act + b * 3 * hidden;
+    const T* f = i + hidden;
+    const T* g = f + hidden;
+    const T* cp = c_prev + b * hidden;
+    const T* d = dc + b * hidden;
+    T* dp = dc_prev + b * hidden;
+    for (int64_t k = 0; k < hidden; ++k)
+      dp[k] = (kFresh ? T(0) : dp[k]) + lstm::cell_state_grad(d[k], i[k], f[k], g[k], cp[k]).dc_prev;
   }
 }
 
@@ -84,17 +96,18 @@ void lstm_cell_state_backward(BackwardContext& c) {
   const int64_t batch = c.out().shape()[0], hidden = c.out().shape()[1];
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
     const T* act = c.aux().data<T>();
+    const T* c_prev = c.in(1).data<T>();
     const T* dc = c.dout().data<T>();
-    if (c.needs(0)) lstm_cell_state_gates_grad<T>(act, c.in(1).data<T>(), dc, c.din(0).data<T>(), batch, hidden);
+    if (c.needs(0)) lstm_cell_state_gates_grad<T>(act, c_prev, dc, c.din(0).data<T>(), batch, hidden);
     if (c.needs(1)) {
       const auto [dc_prev, fresh] = c.din_target(1);
-      (fresh ? &carried_state_grad<true, T> : &carried_state_grad<false, T>)(act, dc, dc_prev.template data<T>(), batch,
-                                                                            hidden);  // dc_prev += dc f
+      (fresh ? &lstm_cell_state_prev_grad<true, T> : &lstm_cell_state_prev_grad<false, T>)(
+          act, c_prev, dc, dc_prev.template data<T>(), batch, hidden);
     }
   });
 }
 
-// h = o tanh(c),  o = s(a_o)   (act keeps o and tanh(c): [B, 2H])
+// h = o tanh(c)   (act keeps o and tanh(c): [B, 2H])
 template <class T>
 UNROLL_SIMD_CLONES void lstm_hidden_loop(const T* __restrict gates, const T* __restrict cell, T* __restrict act,
                                          T* __restrict h, int64_t batch, int64_t hidden) {
@@ -105,15 +118,15 @@ UNROLL_SIMD_CLONES void lstm_hidden_loop(const T* __restrict gates, const T* __r
     T* tc = o + hidden;
     T* out = h + b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T ok = act::sigmoid(a[k]), tk = act::tanh(cb[k]);
-      o[k] = ok;
-      tc[k] = tk;
-      out[k] = ok * tk;
+      const lstm::Hidden<T> s = lstm::hidden(a[k], cb[k]);
+      o[k] = s.o;
+      tc[k] = s.tanh_c;
+      out[k] = s.h;
     }
   }
 }
 
-// da_o += dh tanh(c) o(1-o)
+// da_o += lstm::hidden_grad's da_o
 template <class T>
 UNROLL_SIMD_CLONES void lstm_hidden_gates_grad(const T* __restrict act, const T* __restrict dh, T* __restrict dgates,
                                                int64_t batch, int64_t hidden) {
@@ -122,11 +135,11 @@ UNROLL_SIMD_CLONES void lstm_hidden_gates_grad(const T* __restrict act, const T*
     const T* tc = o + hidden;
     const T* d = dh + b * hidden;
     T* da = dgates + b * 4 * hidden + 3 * hidden;
-    for (int64_t k = 0; k < hidden; ++k) da[k] += d[k] * tc[k] * o[k] * (1 - o[k]);
+    for (int64_t k = 0; k < hidden; ++k) da[k] += lstm::hidden_grad(d[k], o[k], tc[k]).da_o;
   }
 }
 
-// dc += dh o (1 - tanh(c)^2)
+// dc += lstm::hidden_grad's dc
 template <bool kFresh, class T>
 UNROLL_SIMD_CLONES void lstm_hidden_cell_grad(const T* __restrict act, const T* __restrict dh, T* __restrict dcell,
                                               int64_t batch, int64_t hidden) {
@@ -135,7 +148,7 @@ UNROLL_SIMD_CLONES void lstm_hidden_cell_grad(const T* __restrict act, const T* 
     const T* tc = o + hidden;
     const T* d = dh + b * hidden;
     T* dcb = dcell + b * hidden;
-    for (int64_t k = 0; k < hidden; ++k) dcb[k] = (kFresh ? T(0) : dcb[k]) + d[k] * o[k] * (1 - tc[k] * tc[k]);
+    for (int64_t k = 0; k < hidden; ++k) dcb[k] = (kFresh ? T(0) : dcb[k]) + lstm::hidden_grad(d[k], o[k], tc[k]).dc;
   }
 }
 
@@ -153,7 +166,7 @@ void lstm_hidden_backward(BackwardContext& c) {
   });
 }
 
-// h = (1-z) n + z h_prev, n = tanh(x_n + r h_n), r = s(x_r + h_r), z = s(x_z + h_z)   (act: r, z, n)
+// h = (1-z) n + z h_prev   (act keeps r, z, n: [B, 3H])
 template <class T>
 UNROLL_SIMD_CLONES void gru_lbr_update_loop(const T* __restrict x_proj, const T* __restrict h_proj,
                                             const T* __restrict h_prev, T* __restrict act, T* __restrict h,
@@ -167,24 +180,23 @@ UNROLL_SIMD_CLONES void gru_lbr_update_loop(const T* __restrict x_proj, const T*
     T* n = z + hidden;
     T* out = h + b * hidden;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T rk = act::sigmoid(x[k] + hp[k]);
-      const T zk = act::sigmoid(x[hidden + k] + hp[hidden + k]);
-      const T nk = act::tanh(x[2 * hidden + k] + rk * hp[2 * hidden + k]);
-      r[k] = rk;
-      z[k] = zk;
-      n[k] = nk;
-      out[k] = (1 - zk) * nk + zk * prev[k];
+      const gru_lbr::Update<T> s =
+          gru_lbr::update(x[k], x[hidden + k], x[2 * hidden + k], hp[k], hp[hidden + k], hp[2 * hidden + k], prev[k]);
+      r[k] = s.r;
+      z[k] = s.z;
+      n[k] = s.n;
+      out[k] = s.h;
     }
   }
 }
 
-// dn = dh (1-z);  dz = dh (h_prev - n);  da_n = dn (1-n^2);  da_r = da_n h_n r(1-r);  da_z = dz z(1-z)
-// dx_r += da_r, dx_z += da_z, dx_n += da_n;  dh_r += da_r, dh_z += da_z, dh_n += da_n r
-// (into = 0: the x_proj gradient, 1: the h_proj gradient)
+// dx_{r,z,n} += da_r, da_z, da_n (into = 0);  dh_{r,z,n} += da_r, da_z, da_n r (into = 1);
+// dh_prev += dh z (into = 2)   (gru_lbr::update_grad)
 template <int into, bool kFresh, class T>
-UNROLL_SIMD_CLONES void gru_lbr_update_proj_grad(const T* __restrict act, const T* __restrict h_proj,
+UNROLL_SIMD_CLONES void gru_lbr_update_grad_loop(const T* __restrict act, const T* __restrict h_proj,
                                                  const T* __restrict h_prev, const T* __restrict dh,
-                                                 T* __restrict dproj, int64_t batch, int64_t hidden) {
+                                                 T* __restrict dst, int64_t batch, int64_t hidden) {
+  const int64_t width = into == 2 ? hidden : 3 * hidden;
   for (int64_t b = 0; b < batch; ++b) {
     const T* r = act + b * 3 * hidden;
     const T* z = r + hidden;
@@ -192,14 +204,16 @@ UNROLL_SIMD_CLONES void gru_lbr_update_proj_grad(const T* __restrict act, const 
     const T* hn = h_proj + b * 3 * hidden + 2 * hidden;
     const T* hprev = h_prev + b * hidden;
     const T* d = dh + b * hidden;
-    T* row = dproj + b * 3 * hidden;
+    T* row = dst + b * width;
     for (int64_t k = 0; k < hidden; ++k) {
-      const T da_n = d[k] * (1 - z[k]) * (1 - n[k] * n[k]);
-      const T da_r = da_n * hn[k] * r[k] * (1 - r[k]);
-      const T da_z = d[k] * (hprev[k] - n[k]) * z[k] * (1 - z[k]);
-      row[k] = (kFresh ? T(0) : row[k]) + da_r;
-      row[hidden + k] = (kFresh ? T(0) : row[hidden + k]) + da_z;
-      row[2 * hidden + k] = (kFresh ? T(0) : row[2 * hidden + k]) + (into == 0 ? da_n : da_n * r[k]);
+      const gru_lbr::UpdateGrad<T> gr = gru_lbr::update_grad(d[k], r[k], z[k], n[k], hn[k], hprev[k]);
+      if constexpr (into == 2) {
+        row[k] = (kFresh ? T(0) : row[k]) + gr.dh_prev;
+      } else {
+        row[k] = (kFresh ? T(0) : row[k]) + gr.da_r;
+        row[hidden + k] = (kFresh ? T(0) : row[hidden + k]) + gr.da_z;
+        row[2 * hidden + k] = (kFresh ? T(0) : row[2 * hidden + k]) + (into == 0 ? gr.da_n : gr.dh_n);
+      }
     }
   }
 }
@@ -211,21 +225,15 @@ void gru_lbr_update_backward(BackwardContext& c) {
     const T* h_proj = c.in(1).data<T>();
     const T* h_prev = c.in(2).data<T>();
     const T* dh = c.dout().data<T>();
-    if (c.needs(0)) {
-      const auto [dx, fresh] = c.din_target(0);
-      (fresh ? &gru_lbr_update_proj_grad<0, true, T> : &gru_lbr_update_proj_grad<0, false, T>)(
-          act, h_proj, h_prev, dh, dx.template data<T>(), batch, hidden);
-    }
-    if (c.needs(1)) {
-      const auto [dhp, fresh] = c.din_target(1);
-      (fresh ? &gru_lbr_update_proj_grad<1, true, T> : &gru_lbr_update_proj_grad<1, false, T>)(
-          act, h_proj, h_prev, dh, dhp.template data<T>(), batch, hidden);
-    }
-    if (c.needs(2)) {
-      const auto [dp, fresh] = c.din_target(2);
-      (fresh ? &carried_state_grad<true, T> : &carried_state_grad<false, T>)(act, dh, dp.template data<T>(), batch,
-                                                                            hidden);  // dh_prev += dh z
-    }
+    const auto grad_of = [&]<int into>() {
+      if (!c.needs(into)) return;
+      const auto [dst, fresh] = c.din_target(into);
+      (fresh ? &gru_lbr_update_grad_loop<into, true, T> : &gru_lbr_update_grad_loop<into, false, T>)(
+          act, h_proj, h_prev, dh, dst.template data<T>(), batch, hidden);
+    };
+    grad_of.template operator()<0>();  // x_proj
+    grad_of.template operator()<1>();  // h_proj
+    grad_of.template operator()<2>();  // h_prev
   });
 }
 
