@@ -2,11 +2,6 @@
 // the Node it stores per op, Parameters that outlive tapes, the Var handle, the RAII guards (no-grad, name
 // scope) and the BackwardContext each op's backward gets. Gradient memory: graph/grad_memory.h; the replay
 // region: graph/replay.h.
-//
-// Note [Tape ownership]: the tape owns every recorded value and gradient (in its Arena, or by sharing a
-// leaf's storage). Nodes refer to their inputs by integer id, never by pointer, so destruction is a flat
-// loop and there is no recursion anywhere. Handles (Var) are {tape, id, epoch}; reset() starts a new
-// epoch, after which old handles raise UsageError instead of reading recycled memory.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -91,6 +86,10 @@ struct RecordSpec {
   int64_t view_offset = -1;
 };
 
+// Note [Tape ownership]: the tape owns every recorded value and gradient (in its Arena, or by sharing a
+// leaf's storage). Nodes refer to their inputs by integer id, never by pointer, so destruction is a flat
+// loop and there is no recursion anywhere. Handles (Var) are {tape, id, epoch}; reset() starts a new
+// epoch, after which old handles raise UsageError instead of reading recycled memory.
 class Tape {
  public:
   explicit Tape(std::shared_ptr<ExecutionContext> context = nullptr);
@@ -159,6 +158,7 @@ class Tape {
   std::string scope_name(uint32_t scope) const { return scope < scope_names_.size() ? scope_names_[scope] : ""; }
   std::string describe(NodeId id) const;  // "tanh (node 17, in encoder/l0)"
 
+  // What ops run their kernels with on this tape (ops/ makes it on first use), shared or handed in.
   const std::shared_ptr<ExecutionContext>& context() const { return context_; }
   void set_context(std::shared_ptr<ExecutionContext> context) { context_ = std::move(context); }
   // Keeps an object alive until reset() (what nodes' attrs point to outside the arena: packed weights).

@@ -82,6 +82,7 @@ class Cell : public Module {
   // the new state; the cell's output is new_state[0] (h).
   virtual std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state, SequenceContext& seq) = 0;
   // One time step on its own: step() in a context of its own on projected_x_t's tape, plain products.
+  // (A subclass that overrides step() above hides this one on its own type; `using Cell::step;` shows it.)
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state);
   // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
