@@ -22,9 +22,11 @@ class CifgCell : public Cell {
   // Every op of step() works row by row: Recurrent may run blocks of the batch on separate threads.
   bool rows_independent() const override { return true; }
 
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
+  // seq: the sequence's context (Note [Sequence context] in models/cell.h); project_hidden(h, seq) runs
+  // the recurrent product on its packed weights.
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
     check_step(px, state);
-    const std::vector<Var> g = chunk(px + project_hidden(state[0]), 1, 3);  // [B, H] each: f, g, o
+    const std::vector<Var> g = chunk(px + project_hidden(state[0], seq), 1, 3);  // [B, H] each: f, g, o
     const Var f = sigmoid(g[0]);
     const Var c = f * state[1] + (1.0 - f) * tanh(g[1]);
     return {sigmoid(g[2]) * tanh(c), c};

@@ -10,8 +10,8 @@ class CifgCell : public Cell {  // gates [f, g, o]: c' = f*c + (1-f)*g, h' = o*t
   std::string kind() const override { return "cifg"; }
   int state_count() const override { return 2; }  // h, c
   bool rows_independent() const override { return true; }  // no op mixes batch rows
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-    const std::vector<Var> g = chunk(px + project_hidden(state[0]), 1, 3);
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
+    const std::vector<Var> g = chunk(px + project_hidden(state[0], seq), 1, 3);
     const Var f = sigmoid(g[0]);
     const Var c = f * state[1] + (1.0 - f) * tanh(g[1]);
     return {sigmoid(g[2]) * tanh(c), c};

@@ -5,10 +5,9 @@
 // Note [Arena memory comes from mmap]: chunks are mapped and unmapped with mmap/munmap directly, not
 // taken from malloc. When reset() coalesces, it unmaps the old chunks BEFORE mapping the new one, so
 // their pages go back to the operating system at once and the new chunk's pages become resident only
-// as the next pass touches them: peak RSS is one tape's high water. (With malloc, glibc -- once its
-// dynamic mmap threshold had risen -- kept the freed 1 MiB chunks in its heap, resident, while the new
-// chunk was filled, so peak RSS counted the tape twice: `unroll bench --model cifg`, config b, T=500,
-// 1329 MiB before, 853 MiB after.) tests/test_arena.cpp checks that the old chunks' pages are gone.
+// as the next pass touches them: peak RSS is one tape's high water. (malloc may keep freed chunks in its
+// heap, resident, while the new chunk fills, so peak RSS would count the tape twice.) tests/test_arena.cpp
+// checks that the old chunks' pages are gone.
 #pragma once
 #include <cstddef>
 #include <memory>

@@ -1,4 +1,4 @@
-// What lives here: Tape recording, parameters as leaves, gradient buffers, epochs and scopes.
+// What lives here: Tape recording, parameters as leaves, epochs, replay bounds and scopes.
 #include "graph/tape.h"
 
 #include <atomic>
@@ -18,7 +18,7 @@ Parameter::Parameter(std::string n, Tensor v) : name(std::move(n)), value(std::m
   grad = Tensor::zeros(value.shape(), value.dtype());
 }
 
-Tape::Tape(std::shared_ptr<DnnlContext> dnnl) : epoch_(next_epoch()), dnnl_(std::move(dnnl)) {}
+Tape::Tape(std::shared_ptr<ExecutionContext> context) : epoch_(next_epoch()), context_(std::move(context)) {}
 Tape::~Tape() = default;
 
 Var Tape::leaf(const Tensor& value, bool requires_grad) {
@@ -40,7 +40,7 @@ Var Tape::param(Parameter& p) {
       known != param_nodes_.end() && nodes_[known->second].value.raw() == p.value.raw())
     return Var(this, known->second, epoch_);
   UNROLL_CHECK(p.value.defined(), UsageError, "param: parameter '{}' has no value", p.name);
-  UNROLL_CHECK(!replaying_, UsageError,
+  UNROLL_CHECK(!replay_.is_open(), UsageError,
                "param: parameter '{}' is first used inside a replay region, where its node would be dropped at "
                "the region's end (hint: record it with tape.param() before the region; Note [Replay region])",
                p.name);
@@ -62,13 +62,11 @@ void Tape::reset() {
   nodes_.clear();
   input_ids_.clear();
   arena_.reset();
-  replay_arena_.reset();
-  replaying_ = false;
-  free_grads_.clear();
+  replay_.reset();
+  grads_.reset();
   kept_alive_.clear();
   param_nodes_.clear();
   epoch_ = next_epoch();
-  backward_consumed_ = false;
   scope_names_.resize(1);
   scope_stack_.assign(1, 0);
 }
@@ -78,21 +76,19 @@ Tensor Tape::alloc(const Shape& shape, DType dtype) {
   return Tensor::view(alloc_bytes(bytes), shape, dtype);
 }
 
-void* Tape::alloc_bytes(size_t bytes) { return replaying_ ? replay_arena_.allocate(bytes) : arena_.allocate(bytes); }
+void* Tape::alloc_bytes(size_t bytes) {
+  return replay_.is_open() ? replay_.arena().allocate(bytes) : arena_.allocate(bytes);
+}
 
 NodeId Tape::begin_replay() {
-  UNROLL_CHECK(!replaying_, UsageError, "begin_replay: a replay region is already open (regions do not nest)");
-  replaying_ = true;
-  replay_first_ = static_cast<NodeId>(nodes_.size());
-  return replay_first_;
+  replay_.open(static_cast<NodeId>(nodes_.size()));
+  return static_cast<NodeId>(nodes_.size());
 }
 
 void Tape::end_replay() {
-  UNROLL_CHECK(replaying_, UsageError, "end_replay: no replay region is open");
-  if (nodes_.size() > replay_first_) input_ids_.resize(nodes_[replay_first_].first_input);
-  nodes_.resize(replay_first_);
-  replay_arena_.reset();
-  replaying_ = false;
+  const NodeId first = replay_.close();
+  if (nodes_.size() > first) input_ids_.resize(nodes_[first].first_input);
+  nodes_.resize(first);
 }
 
 Tensor Tape::alloc_zeros(const Shape& shape, DType dtype) {
@@ -141,84 +137,11 @@ Var Tape::record(const RecordSpec& spec) {
   return Var(this, id, epoch_);
 }
 
-// Note [Gradient views]: whether view node `id` may take a window into its input's gradient as its own.
-bool Tape::may_share_input_grad(NodeId id) const {
-  const Node& v = nodes_[id];
-  if (v.view_offset < 0 || v.n_inputs != 1 || v.grad.defined() || !release_grads_ || !releasable(id)) return false;
-  const Node& in = nodes_[input_id(v, 0)];
-  return in.last_consumer == id && in.requires_grad && in.op != OpKind::leaf && in.op != OpKind::parameter &&
-         in.param == nullptr && !in.grad.defined() && in.value.dtype() == v.value.dtype();
-}
-
-Tensor& Tape::grad_buffer(NodeId id, bool into_parameters, bool* fresh) {
-  Node& n = nodes_[id];
-  if (fresh != nullptr) *fresh = false;
-  if (!n.grad.defined() && may_share_input_grad(id)) {
-    // Down the chain of views that may share (a loop, not recursion), to the node that owns the memory.
-    NodeId root = id;
-    int64_t offset = 0;  // of n's window, in elements of root's gradient
-    while (may_share_input_grad(root)) {
-      offset += nodes_[root].view_offset;
-      root = input_id(nodes_[root], 0);
-    }
-    // The owner's buffer may come unzeroed only if n's window covers all of it and n's caller overwrites it.
-    const bool covers = n.value.numel() == nodes_[root].value.numel();
-    bool root_fresh = false;
-    Tensor& owner = grad_buffer(root, into_parameters, covers && fresh != nullptr ? &root_fresh : nullptr);
-    const size_t element = dtype_size(owner.dtype());
-    for (NodeId v = id; v != root; v = input_id(nodes_[v], 0)) {
-      Node& view = nodes_[v];
-      view.grad = Tensor::view(static_cast<char*>(owner.raw()) + static_cast<size_t>(offset) * element,
-                               view.value.shape(), view.value.dtype());
-      view.grad_is_view = true;
-      offset -= view.view_offset;
-    }
-    if (fresh != nullptr) *fresh = root_fresh;
-    return n.grad;
-  }
-  if (!n.grad.defined()) {
-    if (into_parameters && n.param != nullptr) {
-      n.grad = n.param->grad;  // accumulate straight into the parameter's persistent gradient
-    } else {
-      // A node recorded in the open replay region takes its gradient from the region's arena; an older
-      // node's gradient outlives the region: the main arena, or a released buffer (Note [Released gradients]).
-      const size_t bytes = n.value.nbytes();
-      const bool in_region = replaying_ && id >= replay_first_;
-      void* memory = nullptr;
-      if (auto reuse = free_grads_.find(bytes); !in_region && reuse != free_grads_.end() && !reuse->second.empty()) {
-        memory = reuse->second.back();
-        reuse->second.pop_back();
-      } else {
-        memory = (in_region ? replay_arena_ : arena_).allocate(bytes);
-      }
-      if (fresh != nullptr)
-        *fresh = true;  // the caller overwrites every element (Note [Gradients accumulate])
-      else if (bytes)
-        std::memset(memory, 0, bytes);
-      n.grad = Tensor::view(memory, n.value.shape(), n.value.dtype());
-    }
-  }
-  return n.grad;
-}
-
 void Tape::clear_grads() {
   for (Node& n : nodes_) {
     n.grad = Tensor();
     n.grad_is_view = false;
   }
-}
-
-void Tape::release_grad(NodeId id) {
-  Node& n = nodes_[id];
-  if (n.op == OpKind::leaf || n.op == OpKind::parameter || n.param != nullptr || !n.grad.defined()) return;
-  if (n.grad_is_view) {  // Note [Gradient views]: the memory is the input's, released with it
-    n.grad = Tensor();
-    n.grad_is_view = false;
-    return;
-  }
-  if (replaying_ && id >= replay_first_) return;  // replay-arena memory: gone at end_replay()
-  if (n.grad.nbytes() > 0) free_grads_[n.grad.nbytes()].push_back(n.grad.raw());
-  n.grad = Tensor();
 }
 
 void Tape::push_scope(const std::string& name) {

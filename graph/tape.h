@@ -1,53 +1,7 @@
 // What lives here: the Tape (append-only record of ops in creation order, which is a topological order),
-// the Node it stores per op, Parameters that outlive tapes, and the RAII guards (no-grad, name scope).
-//
-// Note [Tape ownership]: the tape owns every recorded value and gradient (in its Arena, or by sharing a
-// leaf's storage). Nodes refer to their inputs by integer id, never by pointer, so destruction is a flat
-// loop and there is no recursion anywhere. Handles (Var) are {tape, id, epoch}; reset() starts a new
-// epoch, after which old handles raise UsageError instead of reading recycled memory.
-//
-// Note [Gradients accumulate]: every backward function adds (+=) into its inputs' gradient buffers,
-// which the tape hands out zero-filled. That is what makes `a + a` and a weight used at every step right.
-// Fresh gradients: a backward that writes EVERY element of an input's gradient may ask for it with
-// BackwardContext::din_target(i) instead. When nothing has reached that buffer yet it comes unzeroed
-// with fresh = true, and the op stores 0 + v where it would have added v (the same bits, -0 included,
-// without a separate zero-fill pass over memory); otherwise it accumulates as usual.
-//
-// Note [Released gradients]: with set_release_grads(true), backward drops the gradient buffer of every
-// intermediate node (not a leaf, not the differentiated output, not one of grad()'s wrt) as soon as
-// that node's own backward has run -- creation order is topological, so nothing adds into it later --
-// and hands the memory to the next gradient buffer of the same size in that tape epoch (size-bucketed
-// free list, zero-filled again on reuse). Such a node's grad() is then undefined. Off by default,
-// because reading an intermediate's gradient after backward is part of the API; a training loop that
-// only reads parameters' .grad may turn it on (`unroll bench --release-grads` does).
-//
-// Note [Replay region]: begin_replay() opens a region at the end of the tape whose nodes, values and
-// gradients live in a second arena; end_replay() drops them all (nodes truncated, that arena rewound),
-// leaving every node recorded before the region as it was. Gradient buffers of those older nodes that
-// first appear during the region come from the main arena and stay. This is what recomputation needs
-// (models/recurrent.cpp, Note [Recompute segments]): record a stretch of steps, keep a few values, drop
-// the rest, and later record the same stretch again inside backward and differentiate it in place, so
-// its gradients land in the same buffers, in the same order, as if it had never been dropped.
-// A parameter may not be seen for the first time inside a region (its node would vanish at the end).
-//
-// Note [Gradient views]: reshape and a contiguous slice record a view of their input's value
-// (RecordSpec::view_offset). With released gradients (where no intermediate gradient is read back), such a
-// view's gradient may be a window into its input's instead of a buffer of its own, so backward need not
-// copy it over: grad_buffer() hands out the window and the view's backward has nothing to add
-// (BackwardContext::grad_is_view). Chains of views share down to the first node that owns its gradient.
-// It is taken only when the view is its input's LAST consumer -- every other contribution to the input's
-// gradient then lands after the view's, as it would when the view's backward adds it -- and the input is an
-// op (not a leaf or parameter) whose gradient does not exist yet; nodes grad() returns never share. The
-// additions are the same in the same order, so the bits are too (tests/test_grad_views.cpp). The fused
-// recurrent layer's output rows (models/recurrent.cpp) and a head's reshape of them share this way.
-//
-// Note [Consumed activations]: a backward without retain_graph is the tape's last, so what each op saved
-// for it is dead once that op's backward has run. BackwardContext::aux_to_consume() hands such an op its
-// aux to overwrite -- rnn_sequence's step loop writes the gate gradients over the saved gate activations,
-// so the weight gradients are single products over all steps without a second T-sized buffer. When the
-// graph is retained (grad()'s default, gradcheck) it returns null and the op uses scratch memory; the
-// results are the same bits (tests/test_rnn_sequence.cpp). backward() marks the tape consumed before
-// its loop, so a backward that throws half-way is never followed by a silently wrong one.
+// the Node it stores per op, Parameters that outlive tapes, the Var handle, the RAII guards (no-grad, name
+// scope) and the BackwardContext each op's backward gets. Gradient memory: graph/grad_memory.h; the replay
+// region: graph/replay.h.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -56,16 +10,23 @@
 #include <vector>
 
 #include "graph/arena.h"
+#include "graph/grad_memory.h"
 #include "graph/op_kind.h"
+#include "graph/replay.h"
 #include "graph/tensor.h"
 
 namespace unroll {
 
 class Tape;
 class Var;
-class DnnlContext;       // ops/dnnl_context.h
-class WeightPacksScope;  // ops/weight_packs.h
 using NodeId = uint32_t;
+
+// What ops keep per tape to run their kernels, opaque here: the tape only holds it (and hands it to the
+// tapes it is shared with). ops/ derives the one it uses and makes it on first use.
+class ExecutionContext {
+ public:
+  virtual ~ExecutionContext() = default;
+};
 
 // A trainable tensor that lives across tapes: a model's weight. Its path name is its checkpoint key.
 class Parameter {
@@ -103,7 +64,7 @@ struct Node {
   bool requires_grad = false;
   bool backward_without_grad = false;  // backward runs even when no gradient reached this node
   uint32_t scope = 0;  // index into the tape's scope names (module path), 0 = none
-  // Note [Gradient views]
+  // Note [Gradient views] (graph/grad_memory.h)
   int64_t view_offset = -1;     // the value is input 0's value from this element on (reshape, a view slice)
   NodeId last_consumer = 0;     // the latest node recorded with this one as an input (0: none yet)
   bool grad_is_view = false;    // grad is a window into input 0's gradient: backward has nothing to add
@@ -125,9 +86,13 @@ struct RecordSpec {
   int64_t view_offset = -1;
 };
 
+// Note [Tape ownership]: the tape owns every recorded value and gradient (in its Arena, or by sharing a
+// leaf's storage). Nodes refer to their inputs by integer id, never by pointer, so destruction is a flat
+// loop and there is no recursion anywhere. Handles (Var) are {tape, id, epoch}; reset() starts a new
+// epoch, after which old handles raise UsageError instead of reading recycled memory.
 class Tape {
  public:
-  explicit Tape(std::shared_ptr<DnnlContext> dnnl = nullptr);
+  explicit Tape(std::shared_ptr<ExecutionContext> context = nullptr);
   ~Tape();
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
@@ -156,30 +121,26 @@ class Tape {
   void* alloc_bytes(size_t bytes);  // raw arena memory (e.g. indices); the replay arena inside a region
   Var record(const RecordSpec& spec);
 
-  // Gradient buffers used by backward (autodiff/): zero-filled on first use; with `fresh` given, a buffer
-  // made by this call is left unzeroed and *fresh says so (Note [Gradients accumulate]).
-  Tensor& grad_buffer(NodeId id, bool into_parameters, bool* fresh = nullptr);
-  bool may_share_input_grad(NodeId id) const;  // Note [Gradient views]
+  // Gradient memory (graph/grad_memory.h), for backward (autodiff/).
+  Tensor& grad_buffer(NodeId id, bool into_parameters, bool* fresh = nullptr) {
+    return grads_.buffer(*this, id, into_parameters, fresh);
+  }
+  bool may_share_input_grad(NodeId id) const { return grads_.may_share_input_grad(*this, id); }
   void clear_grads();
-  // Note [Released gradients].
-  bool release_grads() const { return release_grads_; }
-  void set_release_grads(bool on) { release_grads_ = on; }
-  // Drops an intermediate node's gradient buffer into the free list (no-op for leaves and parameters).
-  void release_grad(NodeId id);
-  // The nodes whose gradient this backward may release (and so may share: Note [Gradient views]); set by
-  // backward() for the length of its loop, empty otherwise.
-  void set_releasable(std::vector<bool> releasable) { releasable_ = std::move(releasable); }
-  bool releasable(NodeId id) const { return id < releasable_.size() && releasable_[id]; }
-  bool backward_consumed() const { return backward_consumed_; }
-  void set_backward_consumed(bool v) { backward_consumed_ = v; }
-  // Note [Consumed activations]: true while a backward runs that is the tape's last (no retain_graph).
-  bool final_backward() const { return final_backward_; }
-  void set_final_backward(bool v) { final_backward_ = v; }
+  bool release_grads() const { return grads_.release_grads(); }
+  void set_release_grads(bool on) { grads_.set_release_grads(on); }
+  void release_grad(NodeId id) { grads_.release(*this, id); }
+  void set_releasable(std::vector<bool> releasable) { grads_.set_releasable(std::move(releasable)); }
+  bool releasable(NodeId id) const { return grads_.releasable(id); }
+  bool backward_consumed() const { return grads_.consumed(); }
+  void set_backward_consumed(bool v) { grads_.set_consumed(v); }
+  bool final_backward() const { return grads_.final_backward(); }
+  void set_final_backward(bool v) { grads_.set_final_backward(v); }
 
-  // Note [Replay region]. begin_replay() returns the region's first node id; regions do not nest.
+  // Note [Replay region] (graph/replay.h). begin_replay() returns the region's first node id.
   NodeId begin_replay();
   void end_replay();
-  bool replaying() const { return replaying_; }
+  bool replaying() const { return replay_.is_open(); }
 
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool on) { grad_enabled_ = on; }
@@ -197,35 +158,28 @@ class Tape {
   std::string scope_name(uint32_t scope) const { return scope < scope_names_.size() ? scope_names_[scope] : ""; }
   std::string describe(NodeId id) const;  // "tanh (node 17, in encoder/l0)"
 
-  const std::shared_ptr<DnnlContext>& dnnl() const { return dnnl_; }
-  void set_dnnl(std::shared_ptr<DnnlContext> ctx) { dnnl_ = std::move(ctx); }
-  // Note [Packed weights] (ops/weight_packs.h): the open scope, or null; set by the scope itself.
-  WeightPacksScope* weight_packs() const { return weight_packs_; }
-  void set_weight_packs(WeightPacksScope* scope) { weight_packs_ = scope; }
+  // What ops run their kernels with on this tape (ops/ makes it on first use), shared or handed in.
+  const std::shared_ptr<ExecutionContext>& context() const { return context_; }
+  void set_context(std::shared_ptr<ExecutionContext> context) { context_ = std::move(context); }
   // Keeps an object alive until reset() (what nodes' attrs point to outside the arena: packed weights).
   void keep_alive(std::shared_ptr<const void> object) { kept_alive_.push_back(std::move(object)); }
   const Arena& arena() const { return arena_; }
-  const Arena& replay_arena() const { return replay_arena_; }
+  const Arena& replay_arena() const { return replay_.arena(); }
 
  private:
+  friend class GradMemory;  // allocates gradients from arena_ and replay_
+
   std::vector<Node> nodes_;
   std::vector<NodeId> input_ids_;
   Arena arena_;
-  Arena replay_arena_;  // Note [Replay region]
-  NodeId replay_first_ = 0;
-  bool replaying_ = false;
+  Replay replay_;
+  GradMemory grads_;
   uint64_t epoch_;
   bool grad_enabled_ = true;
   bool anomaly_ = false;
-  bool backward_consumed_ = false;
-  bool final_backward_ = false;
-  bool release_grads_ = false;
-  std::vector<bool> releasable_;  // Note [Gradient views]
-  std::unordered_map<size_t, std::vector<void*>> free_grads_;  // bytes -> released gradient memory (this epoch)
   std::vector<std::string> scope_names_{""};
   std::vector<uint32_t> scope_stack_{0};
-  std::shared_ptr<DnnlContext> dnnl_;
-  WeightPacksScope* weight_packs_ = nullptr;
+  std::shared_ptr<ExecutionContext> context_;
   std::vector<std::shared_ptr<const void>> kept_alive_;
   std::unordered_map<const Parameter*, NodeId> param_nodes_;  // this epoch's parameter leaves
 };

@@ -8,8 +8,16 @@
 #include "models/cells.h"
 #include "models/init.h"
 #include "ops/ops.h"
+#include "ops/weight_packs.h"
 
 namespace unroll {
+
+// ---- SequenceContext (Note [Sequence context]) ----
+
+SequenceContext::SequenceContext(Tape& tape) : tape_(&tape) {}
+SequenceContext::~SequenceContext() = default;
+
+void SequenceContext::pack_weights() { packs_ = std::make_unique<WeightPacks>(*tape_); }
 
 // ---- Cell ----
 
@@ -71,6 +79,23 @@ Var Cell::project_inputs(Var x_seq) {
 Var Cell::project_hidden(Var h) {
   Tape& tape = h.tape();
   return linear(h, tape.param(*w_hh_), tape.param(*b_hh_));
+}
+
+Var Cell::project_hidden(Var h, const SequenceContext& seq) {
+  Tape& tape = h.tape();
+  return linear_packed(h, seq.packs(), tape.param(*w_hh_), tape.param(*b_hh_));
+}
+
+std::shared_ptr<SequenceContext> Cell::open_sequence(Tape& tape, bool pack_weights) {
+  auto seq = std::make_shared<SequenceContext>(tape);
+  begin_sequence(*seq);
+  if (pack_weights) seq->pack_weights();  // after begin_sequence: its nodes are shared by every step
+  return seq;
+}
+
+std::vector<Var> Cell::step(Var projected_x_t, const std::vector<Var>& state) {
+  const std::shared_ptr<SequenceContext> seq = open_sequence(projected_x_t.tape(), false);
+  return step(projected_x_t, state, *seq);
 }
 
 void Cell::check_step(const Var& projected_x_t, const std::vector<Var>& state) const {

@@ -14,6 +14,14 @@
 // rnn_sequence op (ops/rnn_sequence.cpp: in float32 our step loop on oneDNN GEMMs, or oneDNN's fused RNN
 // primitive with Recurrent::set_engine) instead of T step() calls. step() stays the definition: tests/test_rnn_sequence.cpp checks the fast path against it,
 // outputs and every gradient. Cells with extras, subclasses and custom cells return nothing.
+//
+// Note [Sequence context]: models::Recurrent runs one layer and direction as a sequence: it opens a
+// SequenceContext for it (Cell::open_sequence) before the first step and hands that to every step() --
+// and again to a recompute segment's replay of its steps (Note [Recompute segments]). The context holds the
+// packed copies of the weights every step shares (Note [Packed weights] in ops/weight_packs.h), which
+// project_hidden(h, seq) runs on, and whatever the cell keeps per sequence: nodes begin_sequence() records
+// once for all steps (the Cho GRU's cuts of w_hh, models/cells.cpp). A cell that keeps nothing per
+// sequence ignores the context (or passes it only to project_hidden).
 #pragma once
 #include <functional>
 #include <map>
@@ -31,6 +39,28 @@
 
 namespace unroll {
 
+class WeightPacks;  // ops/weight_packs.h
+
+// Note [Sequence context]: one layer and direction's per-sequence state, made by Cell::open_sequence.
+class SequenceContext {
+ public:
+  explicit SequenceContext(Tape& tape);
+  ~SequenceContext();
+  SequenceContext(const SequenceContext&) = delete;
+  SequenceContext& operator=(const SequenceContext&) = delete;
+
+  Tape& tape() const { return *tape_; }
+  WeightPacks* packs() const { return packs_.get(); }  // null: plain products
+  // Packs the weights recorded so far (and parameters) for the steps' products (Note [Packed weights]).
+  void pack_weights();
+
+  std::vector<Var> nodes;  // the cell's own per-sequence nodes, in the order its begin_sequence() chose
+
+ private:
+  Tape* tape_;
+  std::unique_ptr<WeightPacks> packs_;
+};
+
 class Cell : public Module {
  public:
   int input_size() const { return input_; }
@@ -43,12 +73,17 @@ class Cell : public Module {
   virtual std::vector<Var> initial_state(Tape& tape, int64_t batch, DType dtype) const;
   // x_seq [T*B, I] -> [T*B, G*H] = x_seq w_ih^T + b_ih (Note [Input projection]).
   virtual Var project_inputs(Var x_seq);
-  // One time step: projected_x_t [B, G*H], state (state_count() tensors [B, H]) -> the new state; the
-  // cell's output is new_state[0] (h).
-  virtual std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) = 0;
-  // Records, before the first step() on `tape`, the nodes every step shares (the Cho GRU's cut of w_hh);
-  // models::Recurrent calls it once per layer and direction. Default: nothing.
-  virtual void begin_sequence(Tape& tape) { (void)tape; }
+  // Note [Sequence context]: a sequence on `tape`, before its first step: begin_sequence() fills the
+  // cell's part, then (with pack_weights) the context packs the weights recorded so far and parameters.
+  std::shared_ptr<SequenceContext> open_sequence(Tape& tape, bool pack_weights = true);
+  // Records into seq.nodes what every step of the sequence shares (the Cho GRU's cut of w_hh). Default: nothing.
+  virtual void begin_sequence(SequenceContext& seq) { (void)seq; }
+  // One time step of the sequence `seq`: projected_x_t [B, G*H], state (state_count() tensors [B, H]) ->
+  // the new state; the cell's output is new_state[0] (h).
+  virtual std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state, SequenceContext& seq) = 0;
+  // One time step on its own: step() in a context of its own on projected_x_t's tape, plain products.
+  // (A subclass that overrides step() above hides this one on its own type; `using Cell::step;` shows it.)
+  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state);
   // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
   // Note [Graph batch split] (models/recurrent.cpp): true promises that project_inputs(), begin_sequence()
@@ -74,8 +109,9 @@ class Cell : public Module {
   void check_options(const nlohmann::json& options, const std::vector<std::string>& allowed) const;
   // Validates one step's arguments (shapes, state count), naming the cell and both shapes.
   void check_step(const Var& projected_x_t, const std::vector<Var>& state) const;
-  // h w_hh^T + b_hh: [B, H] -> [B, G*H]
+  // h w_hh^T + b_hh: [B, H] -> [B, G*H]; with seq, on its packed weights (the same values).
   Var project_hidden(Var h);
+  Var project_hidden(Var h, const SequenceContext& seq);
 
  private:
   int input_, hidden_, gates_;

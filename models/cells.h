@@ -27,7 +27,8 @@ class ElmanCell : public Cell {
  public:
   ElmanCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options = nlohmann::json::object());
   std::string kind() const override { return relu_ ? "rnn_relu" : "rnn_tanh"; }
-  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
+  using Cell::step;
+  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state, SequenceContext& seq) override;
   std::optional<RnnKind> fused_kind() const override {
     if (typeid(*this) != typeid(ElmanCell)) return std::nullopt;
     return relu_ ? RnnKind::rnn_relu : RnnKind::rnn_tanh;
@@ -43,7 +44,8 @@ class LstmCell : public Cell {
   LstmCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options = nlohmann::json::object());
   std::string kind() const override { return peephole_ ? "lstm_peephole" : "lstm"; }
   int state_count() const override { return 2; }
-  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
+  using Cell::step;
+  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state, SequenceContext& seq) override;
   bool peephole() const { return peephole_; }
   std::optional<RnnKind> fused_kind() const override {
     if (peephole_ || typeid(*this) != typeid(LstmCell)) return std::nullopt;
@@ -63,8 +65,10 @@ class GruCell : public Cell {
   enum class Form { cho, linear_before_reset };
   GruCell(int input_size, int hidden_size, Rng& rng, const nlohmann::json& options = nlohmann::json::object());
   std::string kind() const override { return form_ == Form::cho ? "gru" : "gru_lbr"; }
-  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state) override;
-  void begin_sequence(Tape& tape) override;  // Cho form: cuts w_hh and b_hh (Note [Cho weights cut once per tape])
+  using Cell::step;
+  std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state, SequenceContext& seq) override;
+  // Cho form: cuts w_hh and b_hh into seq.nodes (Note [Cho weights cut once per sequence]).
+  void begin_sequence(SequenceContext& seq) override;
   Form form() const { return form_; }
   std::optional<RnnKind> fused_kind() const override {
     if (form_ != Form::linear_before_reset || typeid(*this) != typeid(GruCell)) return std::nullopt;

@@ -12,7 +12,6 @@
 #include "ops/gemm.h"
 #include "ops/ops.h"
 #include "ops/pointwise.h"
-#include "ops/weight_packs.h"
 
 namespace unroll {
 
@@ -31,9 +30,9 @@ void add_elements(void* dst, const void* src, int64_t n, DType dtype) {
 }
 
 // One graph-path step at time t: `state` advances in place; returns the step's output.
-Var advance(Cell& cell, const Var& px, int64_t t, int64_t B, std::vector<Var>& state, const Var* keep,
-            const Var* hold) {
-  std::vector<Var> next = cell.step(slice(px, 0, t * B, B), state);
+Var advance(Cell& cell, SequenceContext& seq, const Var& px, int64_t t, int64_t B, std::vector<Var>& state,
+            const Var* keep, const Var* hold) {
+  std::vector<Var> next = cell.step(slice(px, 0, t * B, B), state, seq);
   if (keep == nullptr) {
     state = std::move(next);
     return state[0];
@@ -43,12 +42,12 @@ Var advance(Cell& cell, const Var& px, int64_t t, int64_t B, std::vector<Var>& s
 }
 
 // Records steps k_begin..k_end-1 in processing order (t = T-1-k when reverse) as they are.
-void run_steps(Cell& cell, const Var& px, int64_t T, int64_t B, bool reverse, int64_t k_begin, int64_t k_end,
-               const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
+void run_steps(Cell& cell, SequenceContext& seq, const Var& px, int64_t T, int64_t B, bool reverse, int64_t k_begin,
+               int64_t k_end, const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
   for (int64_t k = k_begin; k < k_end; ++k) {
     const auto t = static_cast<size_t>(reverse ? T - 1 - k : k);
-    outs[t] = masks.any() ? advance(cell, px, static_cast<int64_t>(t), B, state, &masks.keep[t], &masks.hold[t])
-                          : advance(cell, px, static_cast<int64_t>(t), B, state, nullptr, nullptr);
+    outs[t] = masks.any() ? advance(cell, seq, px, static_cast<int64_t>(t), B, state, &masks.keep[t], &masks.hold[t])
+                          : advance(cell, seq, px, static_cast<int64_t>(t), B, state, nullptr, nullptr);
   }
 }
 
@@ -58,6 +57,7 @@ void run_steps(Cell& cell, const Var& px, int64_t T, int64_t B, bool reverse, in
 // destructible, gone with the tape epoch); the kept nodes point at it through OpAttrs::ptr.
 struct SegmentPlan {
   Cell* cell;
+  SequenceContext* seq;  // the layer's (Note [Sequence context]), kept alive by the tape
   int64_t k_begin, k_end, T, B;  // steps k_begin..k_end-1 in processing order (t = T-1-k when reverse)
   bool reverse;
   int states;
@@ -82,7 +82,7 @@ std::vector<NodeId> record_segment(const SegmentPlan& plan, Tape& tape, const Va
       masks.hold.emplace_back(&tape, plan.hold[t], epoch);
     }
   std::vector<Var> outs(static_cast<size_t>(plan.T));
-  run_steps(*plan.cell, px, plan.T, plan.B, plan.reverse, plan.k_begin, plan.k_end, masks, state, outs);
+  run_steps(*plan.cell, *plan.seq, px, plan.T, plan.B, plan.reverse, plan.k_begin, plan.k_end, masks, state, outs);
   std::vector<NodeId> ids;
   for (int64_t k = plan.k_begin; k < plan.k_end; ++k)
     ids.push_back(outs[static_cast<size_t>(plan.reverse ? plan.T - 1 - k : k)].id());
@@ -137,8 +137,7 @@ void segment_backward(BackwardContext& ctx) {
   for (int i = 0; i < plan.kept; ++i) reached = reached || tape.node(plan.first_kept + i).grad.defined();
   if (!reached) return;
   const uint64_t epoch = tape.epoch();
-  const ReplayRegion region(tape, ctx.node().scope);
-  const WeightPacksScope packs(tape);  // as when the segment was first recorded: the same kernels, the same bits
+  const ReplayRegion region(tape, ctx.node().scope);  // plan.seq's packed weights: the same kernels, the same bits
   std::vector<Var> state;
   for (int s = 0; s < plan.states; ++s) state.emplace_back(&tape, plan.start[s], epoch);
   const std::vector<NodeId> ids = record_segment(plan, tape, Var(&tape, plan.px, epoch), state);
@@ -165,8 +164,8 @@ void segment_backward(BackwardContext& ctx) {
 // Runs one layer and direction in segments of k steps, keeping each step's output (outs[t]) and the
 // segments' final states; `state` ends as the last step's state. The last segment is recorded as it is:
 // its backward runs first, so recomputing it would only repeat its forward.
-void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B, bool reverse, int64_t k,
-                    const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
+void run_recomputed(Tape& tape, Cell& cell, SequenceContext& seq, const Var& px, int64_t T, int64_t B, bool reverse,
+                    int64_t k, const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
   const int S = static_cast<int>(state.size());
   const NodeId* keep = nullptr;
   const NodeId* hold = nullptr;
@@ -186,6 +185,7 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
     auto* start = static_cast<NodeId*>(tape.alloc_bytes(static_cast<size_t>(S) * sizeof(NodeId)));
     for (int s = 0; s < S; ++s) start[s] = state[static_cast<size_t>(s)].id();
     plan->cell = &cell;
+    plan->seq = &seq;
     plan->k_begin = k_begin;
     plan->k_end = k_end;
     plan->T = T;
@@ -238,7 +238,7 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
     }
     for (int s = 0; s < S; ++s) state[static_cast<size_t>(s)] = kept[static_cast<size_t>(index[static_cast<size_t>(steps + s)])];
   }
-  run_steps(cell, px, T, B, reverse, k_begin, T, masks, state, outs);
+  run_steps(cell, seq, px, T, B, reverse, k_begin, T, masks, state, outs);
 }
 
 // One layer and direction on the graph path, on `tape`: x [T*B, in] -> outs[t] [B, H]; `state` ends as the
@@ -246,13 +246,13 @@ void run_recomputed(Tape& tape, Cell& cell, const Var& px, int64_t T, int64_t B,
 void run_layer(Tape& tape, Cell& cell, const Var& x, int64_t T, int64_t B, bool reverse, int64_t segment,
                const LengthMasks& masks, std::vector<Var>& state, std::vector<Var>& outs) {
   const Var px = cell.project_inputs(x);  // [T*B, G*H]
-  cell.begin_sequence(tape);
-  const WeightPacksScope packs(tape);  // Note [Packed weights]: the steps' products on packed weights
+  const std::shared_ptr<SequenceContext> seq = cell.open_sequence(tape);  // Note [Sequence context]
   if (segment > 0) {
     for (Parameter* p : cell.parameters()) tape.param(*p);  // before any replay region (Note [Replay region])
-    run_recomputed(tape, cell, px, T, B, reverse, segment, masks, state, outs);
+    tape.keep_alive(seq);  // the segments' replays in backward step in it again
+    run_recomputed(tape, cell, *seq, px, T, B, reverse, segment, masks, state, outs);
   } else {
-    run_steps(cell, px, T, B, reverse, 0, T, masks, state, outs);
+    run_steps(cell, *seq, px, T, B, reverse, 0, T, masks, state, outs);
   }
 }
 

@@ -1,13 +1,14 @@
 // What lives here: DnnlContext, the oneDNN engine, stream and primitive cache one tape (or several
 // tapes on one thread) uses: matmul for gemm() (and GemmRunner, a product other threads may run), and the
-// fused RNN primitives (lstm, lbr_gru, vanilla_rnn) behind ops/rnn_sequence.cpp. No globals: a Tape
-// creates its own on first float32 use, or is handed one to share. Not thread-safe: give each thread its
-// own (GemmRunners excepted).
+// fused RNN primitives (lstm, lbr_gru, vanilla_rnn) behind ops/rnn_sequence.cpp. No globals: it is the
+// tape's ExecutionContext (graph/tape.h), made on first float32 use (dnnl_context() in ops/gemm.h), or
+// handed to the tape to share. Not thread-safe: give each thread its own (GemmRunners excepted).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "graph/tape.h"
 #include "ops/reference_kernels.h"
 
 namespace unroll {
@@ -68,10 +69,10 @@ class GemmRunner {
   std::shared_ptr<State> state_;
 };
 
-class DnnlContext {
+class DnnlContext final : public ExecutionContext {
  public:
   DnnlContext();
-  ~DnnlContext();
+  ~DnnlContext() override;
   DnnlContext(const DnnlContext&) = delete;
   DnnlContext& operator=(const DnnlContext&) = delete;
 

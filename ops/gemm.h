@@ -9,9 +9,10 @@
 
 namespace unroll {
 
+// The tape's execution context: a DnnlContext, the only kind there is (ops/dnnl_context.h).
 inline DnnlContext& dnnl_context(Tape& tape) {
-  if (!tape.dnnl()) tape.set_dnnl(std::make_shared<DnnlContext>());
-  return *tape.dnnl();
+  if (!tape.context()) tape.set_context(std::make_shared<DnnlContext>());
+  return static_cast<DnnlContext&>(*tape.context());
 }
 
 template <class T>

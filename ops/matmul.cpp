@@ -1,4 +1,5 @@
-// What lives here: matrix products: matmul (2-D), batched_matmul (3-D) and linear (x W^T + b).
+// What lives here: matrix products: matmul (2-D), batched_matmul (3-D) and linear (x W^T + b), the latter
+// also on packed weights (linear_packed, Note [Packed weights] in ops/weight_packs.h).
 #include <algorithm>
 
 #include "ops/gemm.h"
@@ -77,10 +78,12 @@ void linear_backward(BackwardContext& c) {
   });
 }
 
-Var linear_impl(Var x, Var w, const Var* b) {
+Var linear_impl(Var x, Var w, const Var* b, WeightPacks* packs) {
   check_same_tape("linear", x, w);
   check_same_dtype("linear", x, w);
   check_rank("linear", w, 2, "the weight");
+  UNROLL_CHECK(packs == nullptr || &packs->tape() == &x.tape(), UsageError,
+               "linear_packed: the weight packs belong to a different tape (hint: make them on the input's tape)");
   const Shape& xs = x.shape();
   UNROLL_CHECK(xs.rank() >= 1 && xs[xs.rank() - 1] == w.shape()[1], ShapeError,
                "linear: input shape {} does not match weight shape {} (hint: the input's last dimension must equal the "
@@ -109,7 +112,7 @@ Var linear_impl(Var x, Var w, const Var* b) {
     const GemmShape shape{.m = m, .n = out, .k = in, .trans_b = true, .bias = b != nullptr};
     const T* bias = b ? b->value().data<T>() : nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      if (WeightPacksScope* packs = x.tape().weight_packs()) {  // Note [Packed weights]
+      if (packs != nullptr) {  // Note [Packed weights]
         if (x.requires_grad() && x.tape().grad_enabled())  // for the backward product dx = dy W
           attrs.ptr = packs->find(w.id(), dx_shape(m, in, out), w.value().data<float>(), true);
         if (const PackedWeights* packed = packs->find(w.id(), shape, w.value().data<float>()))
@@ -126,7 +129,9 @@ Var linear_impl(Var x, Var w, const Var* b) {
 
 Var matmul(Var a, Var b) { return matmul_impl(a, b, false); }
 Var batched_matmul(Var a, Var b) { return matmul_impl(a, b, true); }
-Var linear(Var x, Var weight) { return linear_impl(x, weight, nullptr); }
-Var linear(Var x, Var weight, Var bias) { return linear_impl(x, weight, &bias); }
+Var linear(Var x, Var weight) { return linear_impl(x, weight, nullptr, nullptr); }
+Var linear(Var x, Var weight, Var bias) { return linear_impl(x, weight, &bias, nullptr); }
+Var linear_packed(Var x, WeightPacks* packs, Var weight) { return linear_impl(x, weight, nullptr, packs); }
+Var linear_packed(Var x, WeightPacks* packs, Var weight, Var bias) { return linear_impl(x, weight, &bias, packs); }
 
 }  // namespace unroll

@@ -10,6 +10,8 @@
 
 namespace unroll {
 
+class WeightPacks;  // ops/weight_packs.h
+
 // ---- elementwise.cpp: NumPy-broadcasting binary ops and simple unary ops ----
 Var add(Var a, Var b);
 Var sub(Var a, Var b);
@@ -34,6 +36,10 @@ Var matmul(Var a, Var b);          // [M,K] x [K,N] -> [M,N]
 Var batched_matmul(Var a, Var b);  // [B,M,K] x [B,K,N] -> [B,M,N]
 Var linear(Var x, Var weight);     // x [..., I], weight [O, I] -> [..., O] = x W^T
 Var linear(Var x, Var weight, Var bias);  // + bias [O]
+// linear() with float32 products on the packed copies in `packs` (null: plain), for a weight every step of
+// a sequence shares; the same values (Note [Packed weights] in ops/weight_packs.h).
+Var linear_packed(Var x, WeightPacks* packs, Var weight);
+Var linear_packed(Var x, WeightPacks* packs, Var weight, Var bias);
 
 // ---- reduce.cpp ----
 inline constexpr int kAllAxes = 1 << 30;  // internal marker: reduce over every element

@@ -1,43 +1,43 @@
-// What lives here: WeightPacksScope (Note [Packed weights]).
+// What lives here: WeightPacks, the packed copies of the weights one sequence's steps share, which
+// linear_packed() (ops/matmul.cpp) runs its products on (Note [Packed weights]).
 //
-// Note [Packed weights]: while a scope is open on a tape, a float32 linear() whose weight is a parameter
-// or was recorded before the scope opened (a node every step shares) runs on a copy of that weight
-// packed, at its first use, into the layout oneDNN's matmul prefers for the product's shape (plain
-// weights are repacked inside every small-M product). models::Recurrent opens one around the steps of each
-// layer and direction on the graph path, and around each recompute segment's replay, so that a replayed
-// step runs the same kernels and reproduces its values bit for bit. The forward's copies go when the scope
-// closes; linear()'s backward product dx = dy W gets a copy of its own, which the tape keeps until reset
-// (unless the scope was opened inside a replay region, whose nodes are gone by the time it closes). Measured on the custom cifg cell, configs a-c, three interleaved rounds: the
-// forward 4-30 % faster, the whole training step faster in 8 of 9 pairs (by 2-8 % typically).
+// Note [Packed weights]: a float32 linear_packed(x, packs, w, b) whose weight w is a parameter or was
+// recorded before `packs` was made (a node every step shares) runs on a copy of w packed, at its first
+// use, into the layout oneDNN's matmul prefers for the product's shape (plain weights are repacked inside
+// every small-M product); with null packs, any other weight, or float64, it is linear(). The call site
+// asks for it: Cell::project_hidden(h, seq) and the Cho GRU's products pass the packs of their
+// SequenceContext (models/cell.h), which models::Recurrent makes per layer and direction on the graph path
+// and hands again to a recompute segment's replay, so that a replayed step runs the same kernels on the
+// same packed copies and reproduces its values bit for bit. linear_packed()'s backward product dx = dy W
+// gets a packed copy of its own, which the tape keeps until reset (the node's attrs point to it).
 #pragma once
 #include <cstdint>
-#include <vector>
 #include <memory>
+#include <vector>
 
 #include "graph/tape.h"
 #include "ops/dnnl_context.h"
 
 namespace unroll {
 
-class WeightPacksScope {
+class WeightPacks {
  public:
-  explicit WeightPacksScope(Tape& tape);
-  ~WeightPacksScope();
-  WeightPacksScope(const WeightPacksScope&) = delete;
-  WeightPacksScope& operator=(const WeightPacksScope&) = delete;
+  // For weights recorded on `tape` so far, and parameters.
+  explicit WeightPacks(Tape& tape);
+  WeightPacks(const WeightPacks&) = delete;
+  WeightPacks& operator=(const WeightPacks&) = delete;
 
   // The packed copy of weight node w (value `data`) for `shape`, made on first use; null when w is not a
-  // parameter and was recorded inside the scope (a per-step node: packing it would cost more than it
-  // saves), or the tape was reset since the scope opened. for_backward: the copy outlives the scope,
-  // kept by the tape until its reset, for the backward products of the nodes recorded here.
+  // parameter and was recorded after the packs were made (a per-step node: packing it would cost more than
+  // it saves), or the tape was reset since. for_backward: the copy is also kept by the tape until its
+  // reset, for the backward products of the nodes that use it.
   const PackedWeights* find(NodeId w, const GemmShape& shape, const float* data, bool for_backward = false);
+  const Tape& tape() const { return tape_; }
 
  private:
   Tape& tape_;
-  uint64_t epoch_;             // the tape's epoch when the scope opened
-  NodeId first_;               // nodes from here on were recorded inside the scope
-  WeightPacksScope* outer_;    // the scope this one hides, restored on close
-  bool in_replay_;             // opened inside a replay region (Note [Replay region] in graph/tape.h)
+  uint64_t epoch_;  // the tape's epoch when the packs were made
+  NodeId first_;    // nodes from here on were recorded after
   struct Entry {
     NodeId weight;
     std::shared_ptr<const PackedWeights> packed;

@@ -1,4 +1,4 @@
-// What lives here: Note [Released gradients] (graph/tape.h): with the tape's release_grads on, backward
+// What lives here: Note [Released gradients] (graph/grad_memory.h): with the tape's release_grads on, backward
 // reuses the gradient memory of intermediate nodes whose backward has run. The gradients must be the
 // same bits as without it, the arena must need less, and leaves, the output and grad()'s wrt keep theirs.
 #include "autodiff/backward.h"

@@ -31,9 +31,10 @@ std::unique_ptr<Cell> make_cell(const std::string& name, Rng& rng) {
 Var unroll_cell(Cell& cell, Var x, std::vector<Var> state) {
   const int64_t T = x.shape()[0];
   const Var px = cell.project_inputs(reshape(x, Shape{T * kBatch, kInput}));
+  const std::shared_ptr<SequenceContext> seq = cell.open_sequence(x.tape(), false);  // as models::Recurrent
   std::vector<Var> rows;
   for (int64_t t = 0; t < T; ++t) {
-    state = cell.step(slice(px, 0, t * kBatch, kBatch), state);
+    state = cell.step(slice(px, 0, t * kBatch, kBatch), state, *seq);
     rows.push_back(state[0]);
   }
   if (state.size() > 1) rows.push_back(state[1]);
@@ -89,8 +90,8 @@ TEST_CASE("gradcheck cell cifg (custom example)") { check_cell("cifg"); }
 TEST_CASE("gradcheck cell catches a wrong gradient") {
   struct BrokenCell : ElmanCell {
     using ElmanCell::ElmanCell;
-    std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-      const std::vector<Var> h = ElmanCell::step(px, state);
+    std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
+      const std::vector<Var> h = ElmanCell::step(px, state, seq);
       return {h[0] + square(detach(state[0]))};  // forward depends on h, backward ignores that path
     }
   };

@@ -189,7 +189,7 @@ TEST_CASE("packed weights: buffers are reused once released, never while held, a
   CHECK(max_scaled_diff(product(again).to(DType::f64), reference(w2)) < 2e-5);
 }
 
-TEST_CASE("packed weights: inside a scope a parameter's products run on one packed copy, close to plain") {
+TEST_CASE("packed weights: linear_packed runs a parameter's products on one packed copy, close to plain") {
   Rng rng(7);
   Parameter w("w", random_tensor({12, 5}, rng).to(DType::f32));
   const Tensor x = random_tensor({3, 5}, rng).to(DType::f32);
@@ -199,15 +199,13 @@ TEST_CASE("packed weights: inside a scope a parameter's products run on one pack
   CHECK(ctx->packed_primitives() == 0);
   std::vector<Var> packed;
   {
-    WeightPacksScope scope(tape);
-    CHECK(tape.weight_packs() == &scope);
-    for (int step = 0; step < 3; ++step) packed.push_back(linear(tape.constant(x), tape.param(w)));
-    // A weight recorded inside the scope (a per-step node) is not packed.
+    WeightPacks packs(tape);
+    for (int step = 0; step < 3; ++step) packed.push_back(linear_packed(tape.constant(x), &packs, tape.param(w)));
+    // A weight recorded after the packs were made (a per-step node) is not packed.
     const Var per_step = tape.leaf(w.value.clone(), false);
-    CHECK(scope.find(per_step.id(), GemmShape{.m = 3, .n = 12, .k = 5, .trans_b = true}, w.value.data<float>()) ==
+    CHECK(packs.find(per_step.id(), GemmShape{.m = 3, .n = 12, .k = 5, .trans_b = true}, w.value.data<float>()) ==
           nullptr);
   }
-  CHECK(tape.weight_packs() == nullptr);
   CHECK(ctx->packed_primitives() == 1);  // one shape, packed once, used three times
   for (const Var& p : packed) CHECK(max_scaled_diff(p.value().to(DType::f64), plain.value().to(DType::f64)) < 1e-6);
 }

@@ -1,4 +1,4 @@
-// What lives here: Note [Gradient views] (graph/tape.h). With released gradients, a view (reshape, a
+// What lives here: Note [Gradient views] (graph/grad_memory.h). With released gradients, a view (reshape, a
 // contiguous slice) that is its input's last consumer takes a window into the input's gradient as its own.
 // These tests show the gradients keep their bits (leaves and parameters, float32 and float64, partial and
 // full windows, chains of views, a tape whose arena is full of NaN), that the memory is really shared (the

@@ -23,8 +23,8 @@ class BatchMeanCell : public Cell {
  public:
   BatchMeanCell(int input, int hidden, Rng& rng) : Cell(input, hidden, 1, rng, nlohmann::json::object()) {}
   std::string kind() const override { return "batch_mean"; }
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-    return {tanh(px + project_hidden(state[0]) + mean(state[0], 0, true))};
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
+    return {tanh(px + project_hidden(state[0], seq) + mean(state[0], 0, true))};
   }
 };
 
@@ -32,7 +32,9 @@ class BatchMeanCell : public Cell {
 class ScaledLstmCell : public LstmCell {
  public:
   using LstmCell::LstmCell;
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override { return LstmCell::step(px * 0.5, state); }
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
+    return LstmCell::step(px * 0.5, state, seq);
+  }
 };
 
 const CellRegistry& registry() {
@@ -254,9 +256,9 @@ class FaultyCell : public Cell {
       : Cell(input, hidden, 1, rng, nlohmann::json::object()), fault_(std::move(fault)) {}
   std::string kind() const override { return "faulty"; }
   bool rows_independent() const override { return true; }
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-    if (fault_ == "nan") return {log(px + project_hidden(state[0]) - 10.0)};  // log of a negative number
-    return {tanh(px + project_hidden(reshape(state[0], Shape{1, state[0].shape().numel()})))};
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
+    if (fault_ == "nan") return {log(px + project_hidden(state[0], seq) - 10.0)};  // log of a negative number
+    return {tanh(px + project_hidden(reshape(state[0], Shape{1, state[0].shape().numel()}), seq))};
   }
 
  private:

@@ -1,5 +1,5 @@
-// What lives here: the Cho-form GRU's weight slices (Note [Cho weights cut once per tape] in
-// models/cells.cpp): recorded once per tape epoch and shared by every step, with the same values and
+// What lives here: the Cho-form GRU's weight slices (Note [Cho weights cut once per sequence] in
+// models/cells.cpp): recorded once per sequence context and shared by every step, with the same values and
 // gradients as slicing w_hh / b_hh anew at each step, also when steps mix grad and no-grad recording.
 #include <algorithm>
 
@@ -40,8 +40,9 @@ struct Run {
   size_t w_hh_slices = 0;
 };
 
-// Unrolls kT steps; steps listed in `no_grad_steps` are recorded under a NoGradGuard (so no gradient
-// flows through them). `reference` uses reference_step instead of the cell.
+// Unrolls kT steps in one sequence context, opened just before step 0 and in its grad mode; steps listed
+// in `no_grad_steps` are recorded under a NoGradGuard (so no gradient flows through them). `reference`
+// uses reference_step instead of the cell.
 Run run_steps(GruCell& cell, const Tensor& x, const Tensor& h0, const Tensor& weights, bool reference,
            std::vector<int> no_grad_steps = {}) {
   cell.w_hh().zero_grad();
@@ -51,14 +52,19 @@ Run run_steps(GruCell& cell, const Tensor& x, const Tensor& h0, const Tensor& we
   Var h = tape.leaf(h0, true);
   const Var h_leaf = h;
   const Var px = cell.project_inputs(tape.constant(x));
+  std::shared_ptr<SequenceContext> seq;
   for (int t = 0; t < kT; ++t) {
     const Var px_t = slice(px, 0, t * kB, kB);
     const bool no_grad = std::find(no_grad_steps.begin(), no_grad_steps.end(), t) != no_grad_steps.end();
+    const auto record = [&] {
+      if (!seq && !reference) seq = cell.open_sequence(tape, false);
+      return reference ? reference_step(tape, cell, px_t, h) : cell.step(px_t, {h}, *seq)[0];
+    };
     if (no_grad) {
       NoGradGuard guard(tape);
-      h = reference ? reference_step(tape, cell, px_t, h) : cell.step(px_t, {h})[0];
+      h = record();
     } else {
-      h = reference ? reference_step(tape, cell, px_t, h) : cell.step(px_t, {h})[0];
+      h = record();
     }
   }
   Run run;
@@ -76,7 +82,7 @@ Run run_steps(GruCell& cell, const Tensor& x, const Tensor& h0, const Tensor& we
 
 }  // namespace
 
-TEST_CASE("gru cho: w_hh is sliced once per tape, with the values and gradients of slicing at every step") {
+TEST_CASE("gru cho: w_hh is sliced once per sequence, with the values and gradients of slicing at every step") {
   Rng rng(11);
   GruCell cell(kI, kH, rng);  // form cho (the default)
   REQUIRE(cell.form() == GruCell::Form::cho);
@@ -102,15 +108,15 @@ TEST_CASE("gru cho: steps recorded without gradients do not lend their slices to
   cell.to(DType::f64);
   const Tensor x = random_tensor({kT * kB, kI}, rng), h0 = random_tensor({kB, kH}, rng, -0.8, 0.8);
   const Tensor weights = random_tensor({kB, kH}, rng);
-  // Step 0 (the epoch's first, which records the shared slices) is under a NoGradGuard: later steps must
-  // not reuse its slices, which carry no gradient; w_hh still gets the gradient of steps 1..4.
+  // The context is opened under step 0's NoGradGuard, so its slices carry no gradient: later steps must
+  // not use them; w_hh still gets the gradient of steps 1..4.
   const Run shared = run_steps(cell, x, h0, weights, false, {0});
   const Run fresh = run_steps(cell, x, h0, weights, true, {0});
   CHECK(testing::max_abs_diff(shared.h, fresh.h) == 0.0);
   CHECK(testing::max_scaled_diff(shared.dw_hh, fresh.dw_hh) < 1e-14);
   CHECK(testing::max_scaled_diff(shared.db_hh, fresh.db_hh) < 1e-14);
   CHECK(testing::max_abs_diff(shared.dw_hh, Tensor::zeros({3 * kH, kH}, DType::f64)) > 0.01);
-  // A middle step without gradients: the shared slices (requiring gradients) are not used there either.
+  // A middle step without gradients (it uses the shared slices; no gradient flows through it).
   const Run middle = run_steps(cell, x, h0, weights, false, {2});
   const Run middle_fresh = run_steps(cell, x, h0, weights, true, {2});
   CHECK(testing::max_abs_diff(middle.h, middle_fresh.h) == 0.0);

@@ -208,9 +208,9 @@ class CountingCell : public Cell {
  public:
   CountingCell(int input, int hidden, Rng& rng) : Cell(input, hidden, 1, rng, nlohmann::json::object()) {}
   std::string kind() const override { return "counting"; }
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
     ++calls_;
-    return {tanh(px + project_hidden(state[0]) * static_cast<double>(calls_))};
+    return {tanh(px + project_hidden(state[0], seq) * static_cast<double>(calls_))};
   }
 
  private:

@@ -138,8 +138,8 @@ class BuggyCell : public Cell {
  public:
   BuggyCell(int input, int hidden, Rng& rng, const nlohmann::json& options) : Cell(input, hidden, 1, rng, options) {}
   std::string kind() const override { return "buggy"; }
-  std::vector<Var> step(Var px, const std::vector<Var>& state) override {
-    return {tanh(log(px + project_hidden(state[0])))};  // log of a negative pre-activation: NaN
+  std::vector<Var> step(Var px, const std::vector<Var>& state, SequenceContext& seq) override {
+    return {tanh(log(px + project_hidden(state[0], seq)))};  // log of a negative pre-activation: NaN
   }
 };
 }  // namespace
