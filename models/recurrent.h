@@ -14,28 +14,9 @@
 // outputs are exactly zero for t >= lengths[b] (PyTorch's pad_packed_sequence); final states are taken at
 // each sequence's own end.
 //
-// The fast path (Note [Fused fast path] in models/cell.h) is taken per layer and direction when config.fused,
-// the cell has a fused_kind(), the dtype is float32 and no sequence is shorter than T (masked batches keep
-// the graph path). Its outputs, states and steps are the same tensors the graph path produces, at the same t.
-//
-// Note [Recompute segments]: with set_recompute(k) the graph path keeps, of each layer and direction,
-// only the step outputs and the state every k steps; backward records each k-step segment again and
-// differentiates it there (gradient checkpointing; memory for a segment's internals is O(k), reused).
-// How: a segment's steps are recorded inside a replay region (Note [Replay region] in graph/tape.h); the
-// values the rest of the graph reads -- each step's output and the segment's final states -- are copied
-// out as nodes of kind recompute_segment (inputs: the projected inputs px and the segment's start
-// states), and the region is dropped. The last of those nodes carries the backward: it opens a region
-// again, records the same steps from the same start-state nodes, checks that they reproduce the kept
-// values bit for bit (a cell whose step() is random or stateful cannot be recomputed: UsageError), seeds
-// the re-recorded output nodes with the gradients the kept nodes received, and runs the region's reverse
-// loop. Every consumer outside a segment is recorded after it, so its contribution comes first in both
-// modes; the steps inside are the same ops in the same order, reaching the same parameter, px and state
-// gradient buffers: the gradients equal the plain mode's bit for bit (tests/test_recompute.cpp). The last
-// segment is recorded as usual (its backward comes first; recomputing it would only repeat it). Cost:
-// one more forward of all steps but the last segment's. Recompute mode uses the graph path for every cell
-// (the fused op keeps its saved gates for all T: Note [Step loop] in ops/rnn_sequence.cpp). px, the
-// outputs and their gradients stay O(T). Under the graph batch split (Note [Graph batch split] in
-// recurrent.cpp) each block tape holds its own rows' segments, and the same holds there.
+// How each layer and direction runs -- the fused op, graph steps, the batch split or recomputed segments
+// -- is chosen in one place: choose_strategy in models/strategies/strategies.h. Whichever runs, the
+// outputs, states and steps are the same tensors at the same t.
 #pragma once
 #include <memory>
 #include <optional>
@@ -48,10 +29,9 @@
 #include "graph/tape.h"
 #include "models/cell.h"
 #include "models/module.h"
+#include "models/strategies/strategies.h"
 
 namespace unroll {
-
-struct SplitWorkspace;  // recurrent.cpp, Note [Graph batch split]
 
 struct RecurrentConfig {
   std::string cell = "lstm";  // a CellRegistry name
@@ -88,21 +68,23 @@ class Recurrent : public Module {
   RecurrentOutput forward(Tape& tape, Var x, const std::vector<Var>& initial_states = {},
                           const std::vector<int64_t>& lengths = {}, Rng* rng = nullptr);
 
-  // Note [Recompute segments]: k > 0 keeps states every k steps and recomputes the rest in backward;
-  // kRecomputeSqrt picks k = ceil(sqrt(T)) per call; 0 (the default) switches it off. A runtime choice,
-  // not part of the model: it is not saved in checkpoints and does not change any value or gradient.
+  // Note [Recompute segments] (models/strategies/recompute.cpp): k > 0 keeps states every k steps and
+  // recomputes the rest in backward; kRecomputeSqrt picks k = ceil(sqrt(T)) per call; 0 (the default)
+  // switches it off. A runtime choice, not part of the model: it is not saved in checkpoints and does not
+  // change any value or gradient.
   static constexpr int64_t kRecomputeSqrt = -1;
   void set_recompute(int64_t k);
   int64_t recompute() const { return recompute_; }
 
-  // Note [Fused fast path]: which float32 engine runs a fused layer -- the step loop (default: as fast as
-  // oneDNN's primitive on configs a-c and about half its memory per step) or oneDNN's RNN primitive. A
-  // runtime choice like set_recompute: not saved, and both are tested against the graph path.
+  // Note [Fused fast path]: which float32 engine runs a fused layer -- the step loop (the default;
+  // docs/performance.md compares them) or oneDNN's RNN primitive. A runtime choice like set_recompute: not
+  // saved, and both are tested against the graph path.
   void set_engine(RnnEngine engine);
   RnnEngine engine() const { return engine_; }
-  // Note [Graph batch split] (recurrent.cpp): on the graph path, a cell whose rows_independent() is true
-  // runs each OpenMP thread's block of batch rows on a tape of its own (on by default). A runtime choice
-  // like set_engine: not saved; float64 values are the same bits either way, float32 within rounding.
+  // Note [Graph batch split] (models/strategies/batch_split.cpp): on the graph path, a cell whose
+  // rows_independent() is true runs each OpenMP thread's block of batch rows on a tape of its own (on by
+  // default). A runtime choice like set_engine: not saved; float64 values are the same bits either way,
+  // float32 within rounding.
   void set_batch_split(bool on) { batch_split_ = on; }
   bool batch_split() const { return batch_split_; }
 
@@ -117,9 +99,9 @@ class Recurrent : public Module {
   int64_t recompute_ = 0;
   RnnEngine engine_ = RnnEngine::step_loop;
   bool batch_split_ = true;
-  // Note [Graph batch split]: the block tapes, one workspace per split layer and direction recorded on a
-  // tape that is still alive (its tape holds a share until reset); free ones are reused.
-  std::vector<std::shared_ptr<SplitWorkspace>> split_pool_;
+  strategies::SplitWorkspacePool split_pool_;  // Note [Graph batch split]: the block tapes
+
+  strategies::DirectionOutput run_direction(const strategies::DirectionInput& in, bool masked);
 };
 
 // Truncated backpropagation through time: forward() runs the sequence in chunks of k steps, starting each

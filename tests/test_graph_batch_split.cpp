@@ -1,10 +1,13 @@
-// What lives here: the graph path's batch split (Note [Graph batch split] in models/recurrent.cpp): every
-// cell that says rows_independent(), float64 and float32, 1-8 threads over B = 5 rows, 2 layers both
-// directions, masked lengths: the outputs, final states and EVERY gradient against the unsplit graph path;
-// retain_graph, grad(), two forwards on one tape, a no-grad forward; a cell that mixes rows is never split;
-// errors and anomalies inside a block tape reach the caller.
+// What lives here: the graph path's batch split (Note [Graph batch split] in
+// models/strategies/batch_split.cpp): every cell that says rows_independent(), float64 and float32, 1-8
+// threads over B = 5 rows, 2 layers both directions, masked lengths: the outputs, final states and EVERY
+// gradient against the unsplit graph path; recurrent_split's gradients, parameters included, against
+// float64 central differences on 2 and 3 threads; retain_graph, grad(), two forwards on one tape, a
+// no-grad forward; a cell that mixes rows is never split; errors and anomalies inside a block tape reach
+// the caller.
 #include "examples/cifg_cell.h"
 #include "models/cells.h"
+#include "ops/batch_split.h"
 #include "test_helpers.h"
 #include "unroll.h"
 
@@ -157,6 +160,50 @@ TEST_CASE("graph batch split: every splittable cell equals the unsplit graph pat
           check_close(*got, *want, 0, true);
       }
     }
+}
+
+// The cases above compare the split with the unsplit graph path; this one checks it against the
+// definition: every gradient of x, the initial states and EVERY parameter (summed over the blocks) against
+// float64 central differences (autodiff/gradcheck.h), for the CIFG cell and the peephole LSTM (parameters
+// beyond the four of Note [Cell layout]), 2 layers, both directions, masked lengths, B = 6 rows over 2
+// threads (CIFG: blocks of 3 + 3 rows) and 3 threads (peephole: 2 + 2 + 2).
+TEST_CASE("graph batch split: float64 finite differences of x, the initial states and every parameter") {
+  const int64_t T = 3, B = 6, I = 2, H = 3;
+  const std::pair<std::string, int> cases[] = {{"cifg", 2}, {"lstm_peephole", 3}};
+  for (const auto& [cell, threads] : cases) {
+    CAPTURE(cell);
+    CAPTURE(threads);
+    const OmpThreads omp(threads);
+    const std::vector<RowBlock> blocks = split_batch(B);
+    REQUIRE(blocks.size() == static_cast<size_t>(threads));
+    for (const RowBlock& b : blocks) CHECK(b.rows >= 2);
+    Rng init(6);
+    Recurrent model(RecurrentConfig{.cell = cell, .input_size = I, .hidden_size = H, .layers = 2,
+                                    .bidirectional = true, .fused = false},
+                    init, registry());
+    model.to(DType::f64);
+    size_t split_nodes = 0;
+    const GradcheckFn f = [&](Tape& tape, const std::vector<Var>& in) {
+      const RecurrentOutput out = model.forward(tape, in[0], {in[1], in[2]}, {3, 1, 2, 3, 2, 3});
+      split_nodes = count_ops(tape, OpKind::recurrent_split);
+      return concat({reshape(out.output, Shape{T * B, 2 * H}), reshape(out.final_states[0], Shape{2 * B, 2 * H}),
+                     reshape(out.final_states[1], Shape{2 * B, 2 * H})},
+                    0);
+    };
+    Rng data(9);
+    const GradcheckReport report =
+        gradcheck(f, {random_tensor({T, B, I}, data), random_tensor({4, B, H}, data), random_tensor({4, B, H}, data)},
+                  model.parameters());
+    INFO(report.summary());
+    CHECK(report.ok);
+    CHECK(!report.directional);
+    CHECK(split_nodes == 4);  // 2 layers x 2 directions
+    CHECK(report.worst_per_input.size() == 3 + model.parameters().size());
+    for (const GradcheckEntry& e : report.worst_per_input) {
+      CAPTURE(e.input);
+      CHECK(e.index >= 0);  // every input and parameter was compared
+    }
+  }
 }
 
 TEST_CASE("graph batch split: grad() returns what backward() accumulates into the parameters") {

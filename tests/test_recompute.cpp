@@ -1,21 +1,24 @@
-// What lives here: recomputation mode (Note [Recompute segments] in models/recurrent.h) and the tape's
-// replay region under it (Note [Replay region] in graph/tape.h): for every built-in cell and the example
-// custom cell, float32 and float64, uni- and bidirectional, 1 and 2 layers, masked lengths, dropout between
-// layers and several segment lengths, the outputs and EVERY gradient (parameters, x, initial states) equal
-// the plain mode's bit for bit, through backward() and grad(); the memory the tape keeps shrinks; a cell
-// whose step is not a pure function is refused in backward instead of giving wrong gradients. The first two
-// cases run with and without the graph batch split (Note [Graph batch split] in models/recurrent.cpp),
-// whose block tapes then hold the segments.
+// What lives here: recomputation mode (Note [Recompute segments] in models/strategies/recompute.cpp) and
+// the tape's replay region under it (Note [Replay region] in graph/tape.h): for every built-in cell and the
+// example custom cell, float32 and float64, uni- and bidirectional, 1 and 2 layers, masked lengths, dropout
+// between layers and several segment lengths, the outputs and EVERY gradient (parameters, x, initial
+// states) equal the plain mode's bit for bit, through backward() and grad(); recompute_segment's gradients,
+// parameters included, against float64 central differences; the memory the tape keeps shrinks; a cell
+// whose step is not a pure function is refused in backward instead of giving wrong gradients. Several
+// cases run with and without the graph batch split (Note [Graph batch split] in
+// models/strategies/batch_split.cpp), whose block tapes then hold the segments.
 #include <fmt/format.h>
 #include <omp.h>
 
 #include "examples/cifg_cell.h"
+#include "ops/batch_split.h"
 #include "test_helpers.h"
 #include "unroll.h"
 
 using namespace unroll;
 using unroll::testing::random_tensor;
 using unroll::testing::count_ops;
+using unroll::testing::OmpThreads;
 
 namespace {
 
@@ -135,6 +138,61 @@ TEST_CASE("recompute: every cell's gradients equal the plain mode's bit for bit"
           }
           check_bit_equal(plain, recomputed);
         }
+}
+
+// The bit-identity cases above compare recompute with the plain mode; this one checks both against the
+// definition: every gradient of x, the initial states and EVERY parameter against float64 central
+// differences (autodiff/gradcheck.h), for a Cho GRU (its begin_sequence nodes are shared by all segments)
+// and the CIFG cell, 2 layers, both directions, masked lengths, segments of 2 steps. Split, the segments
+// are on the block tapes of 2 threads with 2 rows each.
+TEST_CASE("recompute: float64 finite differences of x, the initial states and every parameter") {
+  const int64_t T = 5, B = 4, I = 2, H = 3;
+  for (const std::string cell : {"gru", "cifg"})
+    for (const bool split : {false, true}) {
+      CAPTURE(cell);
+      CAPTURE(split);
+      const OmpThreads threads(2);
+      if (split) {
+        const std::vector<RowBlock> blocks = split_batch(B);
+        REQUIRE(blocks.size() == 2);
+        for (const RowBlock& b : blocks) CHECK(b.rows == 2);
+      }
+      Rng init(3);
+      Recurrent model(
+          RecurrentConfig{.cell = cell, .input_size = I, .hidden_size = H, .layers = 2, .bidirectional = true}, init,
+          cells_with_cifg());
+      model.to(DType::f64);
+      model.set_recompute(2);
+      model.set_batch_split(split);
+      size_t segment_nodes = 0, split_nodes = 0;
+      const int S = model.state_count();
+      const GradcheckFn f = [&](Tape& tape, const std::vector<Var>& in) {
+        const RecurrentOutput out = model.forward(tape, in[0], std::vector<Var>(in.begin() + 1, in.end()), {5, 3, 4, 5});
+        segment_nodes = count_ops(tape, OpKind::recompute_segment);
+        split_nodes = count_ops(tape, OpKind::recurrent_split);
+        std::vector<Var> rows{reshape(out.output, Shape{T * B, 2 * H})};
+        for (const Var& state : out.final_states) rows.push_back(reshape(state, Shape{2 * B, 2 * H}));
+        return concat(rows, 0);
+      };
+      Rng data(8);
+      std::vector<Tensor> inputs{random_tensor({T, B, I}, data)};
+      for (int k = 0; k < S; ++k) inputs.push_back(random_tensor({4, B, H}, data));
+      const GradcheckReport report = gradcheck(f, inputs, model.parameters());
+      INFO(report.summary());
+      CHECK(report.ok);
+      CHECK(!report.directional);
+      CHECK(report.worst_per_input.size() == 1 + S + model.parameters().size());
+      for (const GradcheckEntry& e : report.worst_per_input) {
+        CAPTURE(e.input);
+        CHECK(e.index >= 0);  // every input and parameter was compared
+      }
+      if (split) {
+        CHECK(split_nodes == 4);  // 2 layers x 2 directions, each holding its blocks' segments
+      } else {
+        CHECK(split_nodes == 0);
+        CHECK(segment_nodes >= 4);
+      }
+    }
 }
 
 TEST_CASE("recompute: masked lengths, one layer, segment lengths that do and do not divide T, grad()") {
