@@ -163,7 +163,11 @@ struct DnnlContext::Impl {
     return w;
   }
 
-  CachedRnn create(const RnnShape& s) {
+  // The forward (and, for training, backward) primitive descriptors of one fused RNN layer and direction.
+  struct RnnDescs {
+    dnnl::rnn_primitive_desc_base fwd, bwd;
+  };
+  RnnDescs rnn_descs(const RnnShape& s) {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     using md = dnnl::memory::desc;
@@ -171,7 +175,6 @@ struct DnnlContext::Impl {
     const int64_t G = rnn_gate_count(s.kind), Gb = gru ? 4 : G;
     const md src_layer({s.T, s.B, s.I}, dt::f32, tag::tnc), dst_layer({s.T, s.B, s.H}, dt::f32, tag::tnc);
     const md state({1, 1, s.B, s.H}, dt::f32, tag::ldnc);
-    const md w_layer_user({1, 1, s.I, G, s.H}, dt::f32, tag::ldgoi), w_iter_user({1, 1, s.H, G, s.H}, dt::f32, tag::ldgoi);
     const md w_layer_any({1, 1, s.I, G, s.H}, dt::f32, tag::any), w_iter_any({1, 1, s.H, G, s.H}, dt::f32, tag::any);
     const md bias({1, 1, Gb, s.H}, dt::f32, tag::ldgo);
     const auto dir = s.reverse ? dnnl::rnn_direction::unidirectional_right2left
@@ -215,6 +218,20 @@ struct DnnlContext::Impl {
             engine, f);
       fwd_pd = f;
     }
+    return {fwd_pd, bwd_pd};
+  }
+
+  CachedRnn create(const RnnShape& s) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    using md = dnnl::memory::desc;
+    const bool lstm = s.kind == RnnKind::lstm, gru = s.kind == RnnKind::gru_lbr;
+    const int64_t G = rnn_gate_count(s.kind), Gb = gru ? 4 : G;
+    const md src_layer({s.T, s.B, s.I}, dt::f32, tag::tnc), dst_layer({s.T, s.B, s.H}, dt::f32, tag::tnc);
+    const md state({1, 1, s.B, s.H}, dt::f32, tag::ldnc);
+    const md w_layer_user({1, 1, s.I, G, s.H}, dt::f32, tag::ldgoi), w_iter_user({1, 1, s.H, G, s.H}, dt::f32, tag::ldgoi);
+    const md bias({1, 1, Gb, s.H}, dt::f32, tag::ldgo);
+    const auto [fwd_pd, bwd_pd] = rnn_descs(s);
     CachedRnn c;
     c.lstm = lstm;
     c.fwd = dnnl::primitive(fwd_pd);
