@@ -6,7 +6,9 @@
 #              RNN primitive (--engine primitive), the example custom cell cifg and lstm on the graph path
 #              (--graph-path) (full train step),
 #   * PyTorch: bench/torch_bench.py, nn.LSTM/nn.GRU/nn.RNN modules and the same cells as Python loops
-#              (incl. cifg), with OpenBLAS (LD_LIBRARY_PATH below) and torch.set_num_threads(THREADS),
+#              (incl. cifg), with OpenBLAS (LD_LIBRARY_PATH below) and torch.set_num_threads(THREADS);
+#              cifg also as the loop that projects all steps' inputs in one product (--kind proj), as
+#              unroll's graph path does,
 #   * oneDNN:  bench/dnnl_bench, the fused lstm/gru(lbr)/rnn primitives, forward + backward only,
 # interleaved in rounds (every program once per round, configs inside a round) so that drift of the
 # machine hits all sides alike; each cell of the table is the median over rounds of per-run medians.
@@ -72,7 +74,7 @@ declare -A SHAPE=(
 # lstm-graph: the stock LSTM with --graph-path (recorded graph ops, what any custom cell runs on);
 # lstm-primitive: the fused path on oneDNN's LSTM primitive instead of the step loop.
 UNROLL_MODELS=(lstm gru-lbr rnn cifg lstm-graph lstm-primitive)
-TORCH_RUNS=("lstm module" "gru module" "rnn module" "lstm loop" "gru loop" "rnn loop" "cifg loop")
+TORCH_RUNS=("lstm module" "gru module" "rnn module" "lstm loop" "gru loop" "rnn loop" "cifg loop" "cifg proj")
 DNNL_CELLS=(lstm gru rnn)
 
 run() {  # run FILE CMD...: CMD's stdout to FILE; a failure is reported and leaves no file

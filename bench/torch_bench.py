@@ -11,7 +11,10 @@ milliseconds per step.
   * configs  (table CONFIGS):  a "LHC", b "medium", c "char"
   * models:  lstm, gru, rnn (tanh) as nn.LSTM/nn.GRU/nn.RNN ("module") and as a
              naive hand-written per-time-step Python loop ("loop"); cifg
-             (coupled input-forget gate LSTM) exists only as a loop.
+             (coupled input-forget gate LSTM) exists only as loops: "loop",
+             and "proj", the loop a careful user writes and unroll's graph
+             path runs: each layer's input projection x w_ih^T + b_ih for all
+             time steps in one product, then the loop over steps.
   * --memory:    peak-RSS growth per time step (config b, T=50 vs T=500, fresh
                  subprocesses) and step-time scaling T=500 vs T=5000.
   * --tiny-ops:  per-op overhead of autograd on a chain of tiny ops.
@@ -107,7 +110,8 @@ CONFIGS = {
 }
 
 MODELS = ["lstm", "gru", "rnn", "cifg"]
-KINDS = ["module", "loop"]
+KINDS = ["module", "loop", "proj"]
+BOTH_KINDS = ["module", "loop"]  # --kind both
 LOOP_ONLY_MODELS = {"cifg"}
 
 
@@ -157,18 +161,32 @@ def cifg_cell(x, state, w_ih, w_hh, b_ih, b_hh):
     return h, (h, c)
 
 
+# The "proj" cells: one step given the projected input px = x w_ih^T + b_ih [B, G*H] (the same gate
+# arithmetic, in the same order, as the cell above).
+
+def cifg_recurrence(px, state, w_hh, b_hh):
+    h, c = state
+    gates = px + h @ w_hh.t() + b_hh
+    f, g, o = gates.chunk(3, dim=1)
+    f, g, o = torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + (1 - f) * g
+    h = o * torch.tanh(c)
+    return h, (h, c)
+
+
 @dataclasses.dataclass(frozen=True)
 class CellSpec:
     step: Callable
     gate_blocks: int
     state_tensors: int  # 1 = (h,), 2 = (h, c)
+    recurrence: Callable | None = None  # for kind "proj"; None: no such variant
 
 
 LOOP_CELLS = {
     "lstm": CellSpec(lstm_cell, gate_blocks=4, state_tensors=2),
     "gru": CellSpec(gru_cell, gate_blocks=3, state_tensors=1),
     "rnn": CellSpec(rnn_tanh_cell, gate_blocks=1, state_tensors=1),
-    "cifg": CellSpec(cifg_cell, gate_blocks=3, state_tensors=2),
+    "cifg": CellSpec(cifg_cell, gate_blocks=3, state_tensors=2, recurrence=cifg_recurrence),
 }
 
 TORCH_MODULES = {
@@ -186,9 +204,11 @@ class LoopRNN(nn.Module):
     states [T, B, H].  Initialised like PyTorch's RNN modules.
     """
 
-    def __init__(self, cell: CellSpec, input_size: int, hidden_size: int, layers: int):
+    def __init__(self, cell: CellSpec, input_size: int, hidden_size: int, layers: int,
+                 project_inputs: bool = False):
         super().__init__()
         self.cell = cell
+        self.project_inputs = project_inputs
         self.hidden_size = hidden_size
         gh = cell.gate_blocks * hidden_size
         self.w_ih = nn.ParameterList()
@@ -206,6 +226,8 @@ class LoopRNN(nn.Module):
             nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x):
+        if self.project_inputs:
+            return self.forward_projected(x)
         batch = x.shape[1]
         layers = len(self.w_ih)
         states = [tuple(x.new_zeros(batch, self.hidden_size)
@@ -221,6 +243,20 @@ class LoopRNN(nn.Module):
             outputs.append(inp)
         return torch.stack(outputs)
 
+    def forward_projected(self, x):
+        """Layer by layer: all steps' input projection in one product, then the steps."""
+        inp = x
+        for layer in range(len(self.w_ih)):
+            state = tuple(x.new_zeros(x.shape[1], self.hidden_size)
+                          for _ in range(self.cell.state_tensors))
+            px = F.linear(inp, self.w_ih[layer], self.b_ih[layer])  # [T, B, G*H]
+            outputs = []
+            for px_t in px.unbind(0):
+                h, state = self.cell.recurrence(px_t, state, self.w_hh[layer], self.b_hh[layer])
+                outputs.append(h)
+            inp = torch.stack(outputs)
+        return inp
+
 
 class RecurrentModel(nn.Module):
     """Recurrent core + Linear head, applied on the last or on every step."""
@@ -231,7 +267,7 @@ class RecurrentModel(nn.Module):
             self.core = TORCH_MODULES[model](cfg)
         else:
             self.core = LoopRNN(LOOP_CELLS[model], cfg.input_size, cfg.hidden_size,
-                                cfg.layers)
+                                cfg.layers, project_inputs=kind == "proj")
         self.is_module = kind == "module"
         self.head = nn.Linear(cfg.hidden_size, cfg.head_out)
         self.head_every_step = cfg.head_every_step
@@ -507,6 +543,20 @@ def verify_loops():
         max_err = max((out_ref - out_loop).abs().max().item(),
                       (ref.weight_hh_l0.grad - loop.w_hh[0].grad).abs().max().item())
         report[model] = max_err
+    for model, cell in LOOP_CELLS.items():  # "proj" against the per-step loop, same weights
+        if cell.recurrence is None:
+            continue
+        torch.manual_seed(0)
+        loop = LoopRNN(cell, cfg.input_size, cfg.hidden_size, cfg.layers).double()
+        proj = LoopRNN(cell, cfg.input_size, cfg.hidden_size, cfg.layers,
+                       project_inputs=True).double()
+        proj.load_state_dict(loop.state_dict())
+        x = torch.randn(cfg.seq_len, cfg.batch, cfg.input_size, dtype=torch.double)
+        out_loop, out_proj = loop(x), proj(x)
+        out_loop.sum().backward()
+        out_proj.sum().backward()
+        report[f"{model} proj"] = max((out_loop - out_proj).abs().max().item(),
+                                      (loop.w_ih[0].grad - proj.w_ih[0].grad).abs().max().item())
     return report
 
 
@@ -520,11 +570,13 @@ def expand(choice: str, all_values):
 
 def training_results(args):
     results = []
-    kinds = KINDS if args.kind == "both" else [args.kind]
+    kinds = BOTH_KINDS if args.kind == "both" else [args.kind]
     for cfg_name in expand(args.config, CONFIGS):
         for model in expand(args.model, MODELS):
             for kind in kinds:
                 if kind == "module" and model in LOOP_ONLY_MODELS:
+                    continue
+                if kind == "proj" and LOOP_CELLS[model].recurrence is None:
                     continue
                 stats = time_training(CONFIGS[cfg_name], model, kind, args.steps,
                                       warmup=args.warmup)
@@ -549,7 +601,8 @@ def main():
     p.add_argument("--config", default="all", choices=[*CONFIGS, "all"])
     p.add_argument("--model", default="all", choices=[*MODELS, "all"])
     p.add_argument("--kind", default=None, choices=[*KINDS, "both"],
-                   help="default: both (training), module (--memory)")
+                   help="both = module and loop; default: both (training), module (--memory); "
+                        "proj: cifg only")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=30, help="timed steps (after --warmup)")
     p.add_argument("--warmup", type=int, default=WARMUP_STEPS, help="untimed steps first")
@@ -572,7 +625,8 @@ def main():
     if args.verify:
         errors = verify_loops()
         for model, err in errors.items():
-            print(f"{model}: loop vs module max abs error {err:.2e}")
+            print(f"{model}: loop vs {'loop' if model.endswith('proj') else 'module'} "
+                  f"max abs error {err:.2e}")
         sys.exit(0 if max(errors.values()) < 1e-10 else 1)
 
     info = run_info(args)
@@ -586,7 +640,7 @@ def main():
             print(f"tiny ops: {r['ops']} ops, {r['median_us_per_op_fwd_bwd']:.2f} us/op "
                   f"(fwd+bwd), {r['median_us_per_op_fwd']:.2f} us/op (fwd only)")
     elif args.memory:
-        kinds = KINDS if args.kind == "both" else [args.kind or "module"]
+        kinds = BOTH_KINDS if args.kind == "both" else [args.kind or "module"]
         results = memory_results(args, kinds)
         if not args.json:
             for r in results:

@@ -204,6 +204,7 @@ std::vector<Var> split(Var x, int axis, const std::vector<int64_t>& sizes) {
   UNROLL_CHECK(total == x.shape()[ax], ShapeError, "split: sizes add up to {} but axis {} of shape {} has {}", total, ax,
                x.shape().str(), x.shape()[ax]);
   std::vector<Var> parts;
+  parts.reserve(sizes.size());
   int64_t start = 0;
   for (int64_t size : sizes) {
     parts.push_back(slice(x, ax, start, size));

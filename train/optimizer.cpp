@@ -190,23 +190,26 @@ double Optimizer::step(double lr) {
   // The update is element-wise: each OpenMP thread takes an equal run of all parameters' elements
   // (concatenated in path order), the same bits as one thread. Small models stay on one thread, where
   // waking the other would cost more than it saves (docs/performance.md, item 22).
-  std::vector<std::pair<Parameter*, std::map<std::string, Tensor>*>> pieces;
-  std::vector<int64_t> starts{0};  // pieces[i] holds elements [starts[i], starts[i + 1]) of the run
+  // Nothing here allocates once every parameter has its slot map (tests/alloc_count).
+  int64_t total = 0;
   for (auto& [path, p] : params_) {
-    pieces.emplace_back(p, &slots_[path]);
-    starts.push_back(starts.back() + p->value.numel());
+    slots_[path];  // sgd without momentum has no slots: an empty map
+    total += p->value.numel();
   }
   const auto update_run = [&](int64_t begin, int64_t end) {
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      const int64_t b = std::max(begin, starts[i]), e = std::min(end, starts[i + 1]);
-      if (b >= e) continue;
-      Parameter& p = *pieces[i].first;
-      dispatch_dtype(p.value.dtype(), [&]<class T>() {
-        update<T>(config_.kind, config_, step_, lr, p, *pieces[i].second, b - starts[i], e - starts[i]);
-      });
+    int64_t start = 0;  // of this parameter's elements in the run
+    for (auto& [path, p] : params_) {
+      const int64_t n = p->value.numel();
+      const int64_t b = std::max(begin, start), e = std::min(end, start + n);
+      if (b < e) {
+        std::map<std::string, Tensor>& slots = slots_.find(path)->second;
+        dispatch_dtype(p->value.dtype(), [&]<class T>() {
+          update<T>(config_.kind, config_, step_, lr, *p, slots, b - start, e - start);
+        });
+      }
+      start += n;
     }
   };
-  const int64_t total = starts.back();
   if (total < kThreadedUpdateElements) {
     update_run(0, total);
   } else {  // one run per thread, as the batch splits cut rows (one run inside a caller's parallel region)
