@@ -1,11 +1,8 @@
-// What lives here: the check of the README's claim that a training loop is allocation-free. Steps
-// 100-200 of a steady-state training step (as train/trainer.cpp runs it: tape reset, forward, MSE loss,
-// loss.item(), zero_grad, backward, Adam step) must make no heap allocation on any thread, for the stock
-// LSTM on the fused path and for the custom CIFG cell (examples/cifg_cell.h) on the graph path. The
-// counter (alloc_counter.h) is first shown to see allocations, so a zero cannot come from a dead counter.
-// Both training cases do not reach zero yet: they are marked may_fail (reported, never failing the
-// suite) with what still allocates; drop the decorator when a case reaches zero. Where an allocation
-// comes from: run the executable with UNROLL_ALLOC_TRACE=1 (alloc_counter.h).
+// What lives here: heap allocations of a steady-state training step (as train/trainer.cpp runs it: tape
+// reset, forward, MSE loss, loss.item(), zero_grad, backward, Adam step), on every thread, for the stock
+// LSTM on the fused path and for the custom CIFG cell (examples/cifg_cell.h) on the graph path, over steps
+// 100-200. The counter (alloc_counter.h) is first shown to see allocations. Where an allocation comes
+// from: run the executable with UNROLL_ALLOC_TRACE=1 (alloc_counter.h).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -82,29 +79,31 @@ TEST_CASE("alloc: the counter sees allocations of new, malloc and other threads"
   CHECK(n >= 5);
 }
 
-// Still allocating per step (issue 18): every oneDNN primitive execution (ops/dnnl_context.cpp run_packed
-// and DnnlContext::gemm build a std::unordered_map of arguments, and libdnnl allocates inside
-// dnnl_primitive_execute), Tape::param's parameter map, Module::parameters() in zero_grad,
-// Cell::initial_state's zero tensors, vectors in Recurrent::forward and rnn_sequence (StepProducts).
-TEST_CASE("alloc: steps 100-200 of a stock LSTM training step on the fused path allocate nothing" *
-          doctest::may_fail()) {
-  TrainingLoop loop(config_for("lstm", true), builtin_cells(), 12, 32);
-  const int64_t n = loop.allocations(100, 100);
-  INFO("allocations per step: ", n / 100.0, " (mostly oneDNN primitive executions; see above)");
-  CHECK(n == 0);
+// A training step is not allocation-free, and the library no longer claims it is: every oneDNN primitive
+// execution allocates (inside libdnnl's dnnl_primitive_execute, and in the argument map the C++ API builds
+// for it), and so do Tape::param's parameter map, Module::parameters() in zero_grad, Cell::initial_state's
+// zero tensors, the std::vector<Var> results of Cell::step, chunk and split, and small vectors of the
+// driver. What holds, and is checked: in steady state a step allocates the same number of times as the
+// step before it -- nothing grows with the number of steps (a cache, pool or tape that kept growing would
+// show here). Run with UNROLL_ALLOC_TRACE=1 to see each allocation's call stack.
+void check_steady(TrainingLoop& loop) {
+  const int64_t first = loop.allocations(100, 50);
+  const int64_t second = loop.allocations(0, 50);
+  MESSAGE("allocations per step: ", first / 50.0, " (steps 100-149), ", second / 50.0, " (steps 150-199)");
+  CHECK(first > 0);  // the counter is armed around real steps
+  CHECK(second == first);
 }
 
-// Still allocating per step (issue 18): as the LSTM case (oneDNN executions of every step's GEMMs, the
-// parameter map, zero_grad), plus the std::vector<Var> results of Cell::step and chunk/split, and the
-// batch split's workspace in models/recurrent.cpp (run_split: push_scope's name, Module::parameters()).
-TEST_CASE("alloc: steps 100-200 of a custom CIFG cell training step on the graph path allocate nothing" *
-          doctest::may_fail()) {
+TEST_CASE("alloc: steps 100-200 of a stock LSTM training step on the fused path allocate the same every step") {
+  TrainingLoop loop(config_for("lstm", true), builtin_cells(), 12, 32);
+  check_steady(loop);
+}
+
+TEST_CASE("alloc: steps 100-200 of a custom CIFG cell training step on the graph path allocate the same every step") {
   CellRegistry registry = builtin_cells();
   examples::register_cifg(registry);
   TrainingLoop loop(config_for("cifg", false), registry, 12, 32);
-  const int64_t n = loop.allocations(100, 100);
-  INFO("allocations per step: ", n / 100.0, " (oneDNN executions, step vectors; see above)");
-  CHECK(n == 0);
+  check_steady(loop);
 }
 
 int main(int argc, char** argv) {
