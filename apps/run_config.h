@@ -11,6 +11,7 @@
 
 #include "io/checkpoint.h"
 #include "io/datasets.h"
+#include "train/baselines.h"
 #include "train/forecast_model.h"
 #include "train/trainer.h"
 

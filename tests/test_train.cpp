@@ -8,6 +8,7 @@
 
 #include "io/checkpoint.h"
 #include "io/datasets.h"
+#include "train/baselines.h"
 #include "test_helpers.h"
 #include "train_test_helpers.h"
 #include "train/trainer.h"
