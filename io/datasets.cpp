@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "graph/check.h"
+#include "graph/json_fields.h"
 #include "graph/rng.h"
 #include "io/csv.h"
 
@@ -21,13 +22,6 @@ Range range_from_json(const nlohmann::json& j, const char* key) {
   UNROLL_CHECK(j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer(), DataError,
                "split spec: '{}' must be [begin, end] integers, got {} (hint: e.g. [0, 192])", key, j.dump());
   return Range{j[0].get<int64_t>(), j[1].get<int64_t>()};
-}
-
-double number_at(const nlohmann::json& j, const char* what, const char* key) {
-  UNROLL_CHECK(j.is_object() && j.contains(key) && j[key].is_number(), DataError,
-               "{}: key '{}' is missing or not a number in {} (hint: the JSON was not written by this version)", what,
-               key, j.dump());
-  return j[key].get<double>();
 }
 
 void check_fraction(double f, const char* name) {
@@ -96,16 +90,14 @@ nlohmann::json SplitSpec::to_json() const {
 }
 
 SplitSpec SplitSpec::from_json(const nlohmann::json& j) {
+  const JsonFields f(j, "split spec", {"train_fraction", "validation_fraction", "fit_includes_validation", "train", "test"},
+                     "(hint: the JSON was not written by this version)");
   SplitSpec s;
-  s.train_fraction = number_at(j, "split spec", "train_fraction");
-  s.validation_fraction = number_at(j, "split spec", "validation_fraction");
-  if (j.contains("fit_includes_validation")) {
-    UNROLL_CHECK(j["fit_includes_validation"].is_boolean(), DataError,
-                 "split spec: 'fit_includes_validation' must be true or false, got {}", j["fit_includes_validation"].dump());
-    s.fit_includes_validation = j["fit_includes_validation"].get<bool>();
-  }
-  if (j.contains("train")) s.train = range_from_json(j["train"], "train");
-  if (j.contains("test")) s.test = range_from_json(j["test"], "test");
+  s.train_fraction = f.require<double>("train_fraction");
+  s.validation_fraction = f.require<double>("validation_fraction");
+  f.read("fit_includes_validation", s.fit_includes_validation);
+  if (f.has("train")) s.train = range_from_json(j["train"], "train");
+  if (f.has("test")) s.test = range_from_json(j["test"], "test");
   return s;
 }
 
@@ -182,18 +174,17 @@ nlohmann::json Scaler::to_json() const {
 }
 
 Scaler Scaler::from_json(const nlohmann::json& j) {
-  UNROLL_CHECK(j.is_object() && j.contains("kind") && j["kind"].is_string(), DataError,
-               "scaler: no 'kind' string in {} (hint: expected e.g. {{\"kind\": \"min_max\", \"min\": 0, \"max\": 1}})",
-               j.dump());
+  const JsonFields f(j, "scaler", {"kind", "min", "max", "mean", "std"},
+                     "(hint: the JSON was not written by this version)");
   Scaler s;
-  const std::string kind = j["kind"].get<std::string>();
+  const std::string kind = f.require<std::string>("kind");
   UNROLL_CHECK(kind == "none" || kind == "min_max" || kind == "z_score", DataError,
                "scaler: unknown kind '{}' (hint: min_max, z_score or none)", kind);
   s.kind_ = parse_scaler_kind(kind);
   if (s.kind_ == ScalerKind::none) return s;
   const bool minmax = s.kind_ == ScalerKind::min_max;
-  s.a_ = number_at(j, "scaler", minmax ? "min" : "mean");
-  s.b_ = number_at(j, "scaler", minmax ? "max" : "std");
+  s.a_ = f.require<double>(minmax ? "min" : "mean");
+  s.b_ = f.require<double>(minmax ? "max" : "std");
   s.offset_ = s.a_;
   s.scale_ = minmax ? s.b_ - s.a_ : s.b_;
   UNROLL_CHECK(std::isfinite(s.a_) && s.scale_ > 0 && std::isfinite(s.scale_), DataError,
@@ -251,11 +242,8 @@ Batch make_batch(const std::vector<double>& series, const WindowSet& windows, co
 nlohmann::json DataCursor::to_json() const { return {{"epoch", epoch}, {"position", position}}; }
 
 DataCursor DataCursor::from_json(const nlohmann::json& j) {
-  for (const char* key : {"epoch", "position"}) {
-    UNROLL_CHECK(j.is_object() && j.contains(key) && j[key].is_number_integer(), DataError,
-                 "data cursor: key '{}' is missing or not an integer in {}", key, j.dump());
-  }
-  return DataCursor{j["epoch"].get<int64_t>(), j["position"].get<int64_t>()};
+  const JsonFields f(j, "data cursor", {"epoch", "position"});
+  return DataCursor{f.require<int64_t>("epoch"), f.require<int64_t>("position")};
 }
 
 BatchStream::BatchStream(std::vector<double> series, WindowSet windows, int64_t batch_size, bool shuffle,
