@@ -233,7 +233,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--scaler", o->scaler, "min_max | z_score | none (fitted on the training split)")->capture_default_str();
   sub->add_option("--train-fraction", o->train_fraction, "CSV data: training fraction")->capture_default_str();
   sub->add_option("--val-fraction", o->val_fraction, "CSV data: validation fraction")->capture_default_str();
-  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr (or any registered cell)")->capture_default_str();
+  sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr (or any registered cell)")->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units per layer")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--layers", o->layers, "stacked layers")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--dropout", o->dropout, "dropout between layers")->check(CLI::Range(0.0, 0.99))->capture_default_str();

@@ -89,6 +89,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   RunConfig r;
   r.data = DataConfig::from_json(f.json()["data"]);
   r.model = ForecastModelConfig::from_json(f.json()["model"]);
+  r.model.net.recurrent.cell = cell_name(r.model.net.recurrent.cell);  // a hand-written "gru-lbr" or "rnn"
   r.trainer = TrainerConfig::from_json(f.json()["trainer"]);
   r.validate();
   return r;
@@ -98,7 +99,7 @@ void RunConfig::validate() const {
   data.validate();
   const RecurrentConfig& rc = model.net.recurrent;
   UNROLL_CHECK(builtin_cells().contains(rc.cell), UsageError,
-               "model: unknown cell '{}' (hint: use rnn, lstm, gru or gru-lbr; known cells: {})", rc.cell,
+               "model: unknown cell '{}' (hint: use rnn, lstm, gru or gru_lbr; known cells: {})", rc.cell,
                fmt::join(builtin_cells().names(), ", "));
   UNROLL_CHECK(rc.hidden_size <= 65536 && rc.layers <= 64, UsageError,
                "model: --hidden must be <= 65536 and --layers <= 64 (got {} and {})", rc.hidden_size, rc.layers);
