@@ -62,7 +62,7 @@ int64_t recompute_steps(const std::string& text) {
 }
 
 void validate(const BenchCliOptions& o) {
-  const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr -> gru_lbr, others unchanged
+  const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr (older spelling) -> gru_lbr, others unchanged
   UNROLL_CHECK(cli_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
                o.model, fmt::join(cli_cells().names(), ", "));
   UNROLL_CHECK(o.input >= 1 && o.hidden >= 1 && o.seq >= 1 && o.batch >= 1 && o.layers >= 1 && o.out >= 0, UsageError,
@@ -232,7 +232,7 @@ int run_bench(const BenchCliOptions& o) {
 void register_bench_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* sub = app.add_subcommand("bench", "time complete training steps of a recurrent model (issue 6)");
-  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr | cifg | any registered cell")
+  sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr | cifg | any registered cell")
       ->capture_default_str();
   sub->add_option("--input", o->input, "input features")->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units")->capture_default_str();

@@ -83,7 +83,7 @@ int run_gradcheck(const GradcheckCliOptions& o) {
 void register_gradcheck_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<GradcheckCliOptions>();
   CLI::App* sub = app.add_subcommand("gradcheck", "float64 gradient check of a recurrent cell unrolled over time");
-  sub->add_option("--cell", o->cell, "rnn | lstm | gru | gru-lbr | any registered cell")->required();
+  sub->add_option("--cell", o->cell, "rnn | lstm | gru | gru_lbr | any registered cell")->required();
   sub->add_option("--input", o->input, "input features")->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units")->capture_default_str();
   sub->add_option("--steps", o->steps, "time steps")->capture_default_str();

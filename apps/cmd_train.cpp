@@ -1,63 +1,22 @@
-// What lives here: `unroll train`: options -> RunConfig, data and model, the Trainer with a progress
-// line, SIGINT/SIGTERM handling (Note [Stopping] in train/trainer.h), then the test-split report
-// (report.json, forecast.csv, the model-vs-baselines table) and plots.
-#include <unistd.h>
-
-#include <chrono>
+// What lives here: `unroll train`: options (apps/train_options.h, with the per-dataset defaults of
+// apps/dataset_defaults.cpp) -> RunConfig, data and model, the Trainer with the progress line of
+// apps/progress.h and the stop handlers of apps/signals.h (Note [Stopping] in train/trainer.h), then the
+// test-split report (report.json, forecast.csv, the model-vs-baselines table) and plots.
 #include <csignal>
 #include <filesystem>
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
+#include "apps/signals.h"
+#include "apps/train_options.h"
 #include "graph/check.h"
 
 namespace unroll::cli {
 
 namespace {
-
-// The only global: what the signal handler may touch (a lock-free sig_atomic_t; Note [Stopping]).
-volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-struct TrainOptions {
-  // data
-  std::string dataset = "magnet", data_file, column, data_dir, scaler = "min_max";
-  int64_t length = 0, history = 16, horizon = 1;
-  double noise = -1, train_fraction = 0.7, val_fraction = 0.15;
-  uint64_t data_seed = 1;
-  // model
-  std::string model = "lstm";
-  int hidden = 128, layers = 1;
-  double dropout = 0;
-  // trainer
-  int64_t epochs = 8, batch = 64, patience = 0, warmup = 0, step_size = 1000;
-  // lr 0.012 with the cosine: best validation RMSE of {0.0015, 0.003, 0.006, 0.012, 0.024} on magnet (nottem: 0.003)
-  double lr = 0.012, weight_decay = 0, clip = 1.0, momentum = 0, gamma = 0.5;
-  bool nesterov = false, residual = true, highway = false;
-  double despike = 0;  // robust inputs, in robust standard deviations of one-step changes (0 = off; magnet: 20)
-  std::string loss = "mse";
-  double huber_delta = 0.02;
-  // cosine over a fixed --decay-epochs (not --epochs): the schedule is a function of the step alone, so
-  // --resume with more --epochs stays exact. Chosen on validation RMSE (docs/training.md).
-  std::string optimizer = "adam", schedule = "cosine";
-  int64_t decay_epochs = 8;
-  uint64_t seed = 1;
-  int keep_last = 0;
-  // run
-  std::string out = "runs/latest", resume;
-  bool detect_anomaly = false, quiet = false, no_plot = false;
-};
 
 RunConfig run_config_from(const TrainOptions& o) {
   RunConfig r;
@@ -108,59 +67,6 @@ RunConfig run_config_from(const TrainOptions& o) {
   return r;
 }
 
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
-  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}s", s);
-}
-
-// Live progress: on a terminal one line rewritten in place (throttled); otherwise one line per epoch.
-class Progress {
- public:
-  Progress(bool quiet, int64_t start_step) : quiet_(quiet), tty_(isatty(STDOUT_FILENO) == 1), start_step_(start_step) {}
-
-  void step(const StepInfo& s) {
-    if (quiet_ || !tty_) return;
-    const double now = seconds();
-    if (now - last_draw_ < 0.1 && s.step_in_epoch != s.steps_per_epoch) return;
-    last_draw_ = now;
-    std::cout << "\r" << line(s.epoch, s.epochs, s.step_in_epoch, s.steps_per_epoch, s.global_step, s.epoch_loss, val_)
-              << "\x1b[K" << std::flush;
-  }
-
-  void epoch(const EpochInfo& e, int64_t steps_per_epoch) {
-    val_ = e.val_loss;
-    if (quiet_) return;
-    std::cout << (tty_ ? "\r" : "") << line(e.epoch, e.epochs, steps_per_epoch, steps_per_epoch, e.global_step,
-                                             e.train_loss, e.val_loss)
-              << (e.improved ? "  *" : "") << (tty_ ? "\x1b[K" : "") << "\n"
-              << std::flush;
-  }
-
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
- private:
-  std::string line(int64_t epoch, int64_t epochs, int64_t step, int64_t per_epoch, int64_t global, double loss,
-                   double val) const {
-    const double elapsed = seconds();
-    const double rate = static_cast<double>(global - start_step_) / std::max(elapsed, 1e-9);
-    const int64_t remaining = epochs * per_epoch - global;
-    return fmt::format("epoch {}/{}  step {}/{}  loss {:.5g}  val {}  {:.0f} steps/s  ETA {}", epoch, epochs, step,
-                       per_epoch, loss, std::isfinite(val) ? fmt::format("{:.5g}", val) : std::string("-"), rate,
-                       format_duration(static_cast<double>(remaining) / std::max(rate, 1e-9)));
-  }
-
-  bool quiet_, tty_;
-  int64_t start_step_;
-  double last_draw_ = -1;
-  double val_ = std::numeric_limits<double>::quiet_NaN();
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
-
 int run_train(TrainOptions& o, CLI::App* sub) {
   namespace fs = std::filesystem;
   RunConfig run;
@@ -179,32 +85,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     out_dir = fs::path(o.resume).parent_path().string();
     if (out_dir.empty()) out_dir = ".";
   } else {
-    TrainOptions with_defaults = o;
-    if (o.data_file.empty() && o.dataset == "magnet") {
-      if (sub->count("--despike") == 0 && o.history >= 3) {
-        // magnet's isolated glitches: robust inputs (Note [Robust inputs]) at 20 robust standard deviations,
-        // chosen on validation at horizons 1, 4 and 16 (docs/training.md). CSV data and nottem: off unless asked.
-        with_defaults.despike = 20;
-      }
-      if (sub->count("--epochs") == 0 && sub->count("--decay-epochs") == 0) {
-        // magnet's default run: 16 epochs with a 16-epoch cosine, better on validation than 8 at horizons 1, 4
-        // and 16 (with robust inputs; docs/training.md). An explicit --epochs keeps the 8-epoch cosine.
-        with_defaults.epochs = 16;
-        with_defaults.decay_epochs = 16;
-      }
-    }
-    if (o.data_file.empty() && o.dataset == "nottem") {
-      // 240 monthly values give 10 batches of 16 per epoch: the magnet defaults (8 epochs of 64) would
-      // barely train. Per-dataset defaults, used only when the option is not given.
-      if (sub->count("--epochs") == 0) with_defaults.epochs = 200;
-      // nottem's validation RMSE was better with a constant learning rate than with the cosine (0.0554 vs
-      // 0.0593, docs/training.md), magnet's with the cosine at every horizon.
-      if (sub->count("--schedule") == 0) with_defaults.schedule = "constant";
-      if (sub->count("--lr") == 0) with_defaults.lr = 3e-3;  // nottem's validation: 0.0554 vs 0.061 at 0.0015 and 0.006
-      if (sub->count("--batch") == 0) with_defaults.batch = 16;
-      if (sub->count("--patience") == 0) with_defaults.patience = 40;
-    }
-    run = run_config_from(with_defaults);
+    run = run_config_from(with_dataset_defaults(o, [&](const char* flag) { return sub->count(flag) > 0; }));
   }
   run.validate();
   run.trainer.out_dir = out_dir;
@@ -255,11 +136,10 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                                trainer.progress().step);
   }
 
-  g_stop_signal = 0;
   install_stop_handlers();
   Progress progress(o.quiet, trainer.progress().step);
   TrainerHooks hooks;
-  hooks.stop_flag = &g_stop_signal;
+  hooks.stop_flag = stop_flag();
   hooks.on_step = [&](const StepInfo& s) { progress.step(s); };
   hooks.on_epoch = [&](const EpochInfo& e) { progress.epoch(e, steps_per_epoch); };
   const TrainResult result = trainer.fit(hooks);
@@ -269,19 +149,20 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   // the finished run only evaluates and writes the report.
   // Returns the exit code (128 + signal) once a signal came, else 0.
   const auto stopped_after_training = [&] {
-    if (g_stop_signal == 0) return 0;
+    const int sig = stop_signal();
+    if (sig == 0) return 0;
     const std::string checkpoint = (fs::path(out_dir) / "checkpoint.h5").string();
     std::cout << std::flush;
     std::cerr << fmt::format("unroll: stopped by {} after training finished; saved {}, the report was not written "
                              "(resume with: unroll train --resume {})\n",
-                             g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", checkpoint, checkpoint);
-    return 128 + static_cast<int>(g_stop_signal);
+                             stop_signal_name(sig), checkpoint, checkpoint);
+    return 128 + sig;
   };
 
   if (result.status == TrainStatus::interrupted) {
     std::cout << std::flush;
     std::cerr << "unroll: " << result.message << "\n";
-    return 128 + (g_stop_signal != 0 ? static_cast<int>(g_stop_signal) : SIGINT);
+    return 128 + (stop_signal() != 0 ? stop_signal() : SIGINT);
   }
   if (result.status == TrainStatus::diverged) {
     std::cout << std::flush;
@@ -324,8 +205,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   write_forecast_csv((fs::path(out_dir) / "forecast.csv").string(), e, data.scaler);
   std::string plot_note;
   if (!o.no_plot) plot_note = make_plots(out_dir, result.history);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  restore_default_stop_handlers();
   if (!o.quiet) {
     std::cout << fmt::format("\ndone: {} epochs in {:.1f} s; best validation loss {:.6g} at epoch {}\n",
                              result.epochs_run, training_seconds, result.best_val_loss, result.best_epoch)
@@ -353,7 +233,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--scaler", o->scaler, "min_max | z_score | none (fitted on the training split)")->capture_default_str();
   sub->add_option("--train-fraction", o->train_fraction, "CSV data: training fraction")->capture_default_str();
   sub->add_option("--val-fraction", o->val_fraction, "CSV data: validation fraction")->capture_default_str();
-  sub->add_option("--model", o->model, "rnn | lstm | gru | gru-lbr (or any registered cell)")->capture_default_str();
+  sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr (or any registered cell)")->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units per layer")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--layers", o->layers, "stacked layers")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--dropout", o->dropout, "dropout between layers")->check(CLI::Range(0.0, 0.99))->capture_default_str();

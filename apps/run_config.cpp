@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "graph/check.h"
+#include "graph/json_fields.h"
 #include "io/csv.h"
 #include "train/loss.h"
 
@@ -37,23 +38,21 @@ nlohmann::json DataConfig::to_json() const {
 }
 
 DataConfig DataConfig::from_json(const nlohmann::json& j) {
-  UNROLL_CHECK(j.is_object(), DataError, "run config: 'data' must be a JSON object, got {}", j.dump());
+  const JsonFields f(j, "run config data",
+                     {"dataset", "file", "column", "length", "noise", "data_seed", "history", "horizon", "scaler",
+                      "train_fraction", "validation_fraction"});
   DataConfig c;
-  try {
-    c.dataset = j.value("dataset", c.dataset);
-    c.file = j.value("file", c.file);
-    c.column = j.value("column", c.column);
-    c.length = j.value("length", c.length);
-    c.noise = j.value("noise", c.noise);
-    c.data_seed = j.value("data_seed", c.data_seed);
-    c.history = j.value("history", c.history);
-    c.horizon = j.value("horizon", c.horizon);
-    c.scaler = j.value("scaler", c.scaler);
-    c.train_fraction = j.value("train_fraction", c.train_fraction);
-    c.validation_fraction = j.value("validation_fraction", c.validation_fraction);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("run config: a data field has the wrong type ({})", e.what()));
-  }
+  f.read("dataset", c.dataset);
+  f.read("file", c.file);
+  f.read("column", c.column);
+  f.read("length", c.length);
+  f.read("noise", c.noise);
+  f.read("data_seed", c.data_seed);
+  f.read("history", c.history);
+  f.read("horizon", c.horizon);
+  f.read("scaler", c.scaler);
+  f.read("train_fraction", c.train_fraction);
+  f.read("validation_fraction", c.validation_fraction);
   c.validate();
   return c;
 }
@@ -86,10 +85,12 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   UNROLL_CHECK(j.is_object() && j.contains("data") && j.contains("model") && j.contains("trainer"), DataError,
                "run config: expected an object with data, model and trainer (hint: was the checkpoint written by "
                "`unroll train`?)");
+  const JsonFields f(j, "run config", {"data", "model", "trainer"});
   RunConfig r;
-  r.data = DataConfig::from_json(j["data"]);
-  r.model = ForecastModelConfig::from_json(j["model"]);
-  r.trainer = TrainerConfig::from_json(j["trainer"]);
+  r.data = DataConfig::from_json(f.json()["data"]);
+  r.model = ForecastModelConfig::from_json(f.json()["model"]);
+  r.model.net.recurrent.cell = cell_name(r.model.net.recurrent.cell);  // a hand-written "gru-lbr" or "rnn"
+  r.trainer = TrainerConfig::from_json(f.json()["trainer"]);
   r.validate();
   return r;
 }
@@ -98,7 +99,7 @@ void RunConfig::validate() const {
   data.validate();
   const RecurrentConfig& rc = model.net.recurrent;
   UNROLL_CHECK(builtin_cells().contains(rc.cell), UsageError,
-               "model: unknown cell '{}' (hint: use rnn, lstm, gru or gru-lbr; known cells: {})", rc.cell,
+               "model: unknown cell '{}' (hint: use rnn, lstm, gru or gru_lbr; known cells: {})", rc.cell,
                fmt::join(builtin_cells().names(), ", "));
   UNROLL_CHECK(rc.hidden_size <= 65536 && rc.layers <= 64, UsageError,
                "model: --hidden must be <= 65536 and --layers <= 64 (got {} and {})", rc.hidden_size, rc.layers);

@@ -11,6 +11,7 @@
 
 #include "io/checkpoint.h"
 #include "io/datasets.h"
+#include "train/baselines.h"
 #include "train/forecast_model.h"
 #include "train/trainer.h"
 
@@ -55,7 +56,8 @@ LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& 
 // once when a run starts; a resumed run keeps the threshold saved in its checkpoint.
 void fit_despike_threshold(RunConfig& run, const PreparedData& data);
 
-// "rnn" -> "rnn_tanh", "gru-lbr" -> "gru_lbr"; other names as given (any registered cell).
+// A cell's one spelling is its registry name (rnn_tanh, lstm, gru, gru_lbr, ...), which checkpoints store;
+// this also maps the short "rnn" -> "rnn_tanh" and the older "gru-lbr" -> "gru_lbr", other names as given.
 // The cells `unroll gradcheck` (and `unroll bench`) know: the built-in ones plus the example custom cell
 // "cifg" (examples/cifg_cell.h), registered the way a user registers their own. Training uses the
 // built-in cells only (a checkpoint must be rebuildable from its config alone).

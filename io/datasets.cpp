@@ -1,4 +1,4 @@
-// What lives here: splits, scalers, windows, batches, baselines and the built-in datasets of io/datasets.h.
+// What lives here: splits, scalers, windows, batches and the built-in datasets of io/datasets.h.
 #include "io/datasets.h"
 
 #include <algorithm>
@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "graph/check.h"
+#include "graph/json_fields.h"
 #include "graph/rng.h"
 #include "io/csv.h"
 
@@ -21,13 +22,6 @@ Range range_from_json(const nlohmann::json& j, const char* key) {
   UNROLL_CHECK(j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer(), DataError,
                "split spec: '{}' must be [begin, end] integers, got {} (hint: e.g. [0, 192])", key, j.dump());
   return Range{j[0].get<int64_t>(), j[1].get<int64_t>()};
-}
-
-double number_at(const nlohmann::json& j, const char* what, const char* key) {
-  UNROLL_CHECK(j.is_object() && j.contains(key) && j[key].is_number(), DataError,
-               "{}: key '{}' is missing or not a number in {} (hint: the JSON was not written by this version)", what,
-               key, j.dump());
-  return j[key].get<double>();
 }
 
 void check_fraction(double f, const char* name) {
@@ -96,16 +90,14 @@ nlohmann::json SplitSpec::to_json() const {
 }
 
 SplitSpec SplitSpec::from_json(const nlohmann::json& j) {
+  const JsonFields f(j, "split spec", {"train_fraction", "validation_fraction", "fit_includes_validation", "train", "test"},
+                     "(hint: the JSON was not written by this version)");
   SplitSpec s;
-  s.train_fraction = number_at(j, "split spec", "train_fraction");
-  s.validation_fraction = number_at(j, "split spec", "validation_fraction");
-  if (j.contains("fit_includes_validation")) {
-    UNROLL_CHECK(j["fit_includes_validation"].is_boolean(), DataError,
-                 "split spec: 'fit_includes_validation' must be true or false, got {}", j["fit_includes_validation"].dump());
-    s.fit_includes_validation = j["fit_includes_validation"].get<bool>();
-  }
-  if (j.contains("train")) s.train = range_from_json(j["train"], "train");
-  if (j.contains("test")) s.test = range_from_json(j["test"], "test");
+  s.train_fraction = f.require<double>("train_fraction");
+  s.validation_fraction = f.require<double>("validation_fraction");
+  f.read("fit_includes_validation", s.fit_includes_validation);
+  if (f.has("train")) s.train = range_from_json(j["train"], "train");
+  if (f.has("test")) s.test = range_from_json(j["test"], "test");
   return s;
 }
 
@@ -182,18 +174,17 @@ nlohmann::json Scaler::to_json() const {
 }
 
 Scaler Scaler::from_json(const nlohmann::json& j) {
-  UNROLL_CHECK(j.is_object() && j.contains("kind") && j["kind"].is_string(), DataError,
-               "scaler: no 'kind' string in {} (hint: expected e.g. {{\"kind\": \"min_max\", \"min\": 0, \"max\": 1}})",
-               j.dump());
+  const JsonFields f(j, "scaler", {"kind", "min", "max", "mean", "std"},
+                     "(hint: the JSON was not written by this version)");
   Scaler s;
-  const std::string kind = j["kind"].get<std::string>();
+  const std::string kind = f.require<std::string>("kind");
   UNROLL_CHECK(kind == "none" || kind == "min_max" || kind == "z_score", DataError,
                "scaler: unknown kind '{}' (hint: min_max, z_score or none)", kind);
   s.kind_ = parse_scaler_kind(kind);
   if (s.kind_ == ScalerKind::none) return s;
   const bool minmax = s.kind_ == ScalerKind::min_max;
-  s.a_ = number_at(j, "scaler", minmax ? "min" : "mean");
-  s.b_ = number_at(j, "scaler", minmax ? "max" : "std");
+  s.a_ = f.require<double>(minmax ? "min" : "mean");
+  s.b_ = f.require<double>(minmax ? "max" : "std");
   s.offset_ = s.a_;
   s.scale_ = minmax ? s.b_ - s.a_ : s.b_;
   UNROLL_CHECK(std::isfinite(s.a_) && s.scale_ > 0 && std::isfinite(s.scale_), DataError,
@@ -251,11 +242,8 @@ Batch make_batch(const std::vector<double>& series, const WindowSet& windows, co
 nlohmann::json DataCursor::to_json() const { return {{"epoch", epoch}, {"position", position}}; }
 
 DataCursor DataCursor::from_json(const nlohmann::json& j) {
-  for (const char* key : {"epoch", "position"}) {
-    UNROLL_CHECK(j.is_object() && j.contains(key) && j[key].is_number_integer(), DataError,
-                 "data cursor: key '{}' is missing or not an integer in {}", key, j.dump());
-  }
-  return DataCursor{j["epoch"].get<int64_t>(), j["position"].get<int64_t>()};
+  const JsonFields f(j, "data cursor", {"epoch", "position"});
+  return DataCursor{f.require<int64_t>("epoch"), f.require<int64_t>("position")};
 }
 
 BatchStream::BatchStream(std::vector<double> series, WindowSet windows, int64_t batch_size, bool shuffle,
@@ -350,158 +338,13 @@ PreparedData prepare_data(Series series, const SplitSpec& split_spec, WindowSpec
   return d;
 }
 
-// ---- metrics ----
-
-namespace {
-void check_pair(const std::vector<double>& p, const std::vector<double>& t, const char* name) {
-  UNROLL_CHECK(p.size() == t.size(), ShapeError, "{}: {} predictions but {} targets (hint: one prediction per window)",
-               name, p.size(), t.size());
-  UNROLL_CHECK(!p.empty(), UsageError, "{}: no values (hint: the evaluated split has no window)", name);
-}
-}  // namespace
-
-double rmse(const std::vector<double>& prediction, const std::vector<double>& target) {
-  check_pair(prediction, target, "rmse");
-  double sum = 0;
-  for (size_t i = 0; i < prediction.size(); ++i) sum += (prediction[i] - target[i]) * (prediction[i] - target[i]);
-  return std::sqrt(sum / static_cast<double>(prediction.size()));
-}
-
-double mae(const std::vector<double>& prediction, const std::vector<double>& target) {
-  check_pair(prediction, target, "mae");
-  double sum = 0;
-  for (size_t i = 0; i < prediction.size(); ++i) sum += std::abs(prediction[i] - target[i]);
-  return sum / static_cast<double>(prediction.size());
-}
-
-// ---- baselines ----
+// ---- window targets ----
 
 std::vector<double> window_targets(const std::vector<double>& series, const WindowSet& windows) {
   std::vector<double> out;
   out.reserve(windows.targets.size());
   for (int64_t t : windows.targets) out.push_back(series.at(static_cast<size_t>(t)));
   return out;
-}
-
-std::vector<double> persistence_forecast(const std::vector<double>& series, const WindowSet& windows) {
-  std::vector<double> out;
-  out.reserve(windows.targets.size());
-  for (int64_t t : windows.targets) out.push_back(series.at(static_cast<size_t>(t - windows.spec.horizon)));
-  return out;
-}
-
-std::vector<double> seasonal_naive_forecast(const std::vector<double>& series, const WindowSet& windows,
-                                            int64_t period) {
-  UNROLL_CHECK(period >= 1, UsageError, "seasonal-naive: period must be >= 1, got {}", period);
-  const int64_t lag = period * ((windows.spec.horizon + period - 1) / period);
-  std::vector<double> out;
-  out.reserve(windows.targets.size());
-  for (int64_t t : windows.targets) {
-    UNROLL_CHECK(t - lag >= 0, DataError,
-                 "seasonal-naive: the target at index {} has no value {} steps earlier (period {}, horizon {}; hint: "
-                 "evaluate windows that start at least one period into the series)",
-                 t, lag, period, windows.spec.horizon);
-    out.push_back(series.at(static_cast<size_t>(t - lag)));
-  }
-  return out;
-}
-
-LinearAR LinearAR::fit(const std::vector<double>& series, const WindowSet& windows, double ridge) {
-  const int64_t h = windows.spec.history;
-  const int64_t p = h + 1;  // weights, then the intercept
-  UNROLL_CHECK(windows.size() >= p, DataError,
-               "linear AR({}): needs at least {} training windows, got {} (hint: use a longer training split or a "
-               "shorter history)",
-               h, p, windows.size());
-  UNROLL_CHECK(ridge >= 0 && std::isfinite(ridge), UsageError, "linear AR({}): ridge must be >= 0, got {}", h, ridge);
-  // Normal equations A w = b with A = sum x x^T, b = sum x y, x = (inputs oldest first, 1).
-  std::vector<double> a(static_cast<size_t>(p * p), 0.0), b(static_cast<size_t>(p), 0.0), x(static_cast<size_t>(p));
-  for (int64_t k = 0; k < windows.size(); ++k) {
-    const int64_t first = windows.first_input(k);
-    for (int64_t j = 0; j < h; ++j) x[static_cast<size_t>(j)] = series.at(static_cast<size_t>(first + j));
-    x[static_cast<size_t>(h)] = 1.0;
-    const double y = series.at(static_cast<size_t>(windows.targets[static_cast<size_t>(k)]));
-    for (int64_t r = 0; r < p; ++r) {
-      const double xr = x[static_cast<size_t>(r)];
-      b[static_cast<size_t>(r)] += xr * y;
-      for (int64_t c = 0; c <= r; ++c) a[static_cast<size_t>(r * p + c)] += xr * x[static_cast<size_t>(c)];
-    }
-  }
-  for (int64_t j = 0; j < h; ++j) a[static_cast<size_t>(j * p + j)] += ridge;
-  // Cholesky A = L L^T in the lower triangle, in place.
-  for (int64_t j = 0; j < p; ++j) {
-    double d = a[static_cast<size_t>(j * p + j)];
-    for (int64_t k = 0; k < j; ++k) d -= a[static_cast<size_t>(j * p + k)] * a[static_cast<size_t>(j * p + k)];
-    const double diag = a[static_cast<size_t>(j * p + j)];
-    UNROLL_CHECK(d > 1e-12 * std::max(1.0, diag), NumericError,
-                 "linear AR({}): the normal equations are singular at {} {} (the training windows are collinear, "
-                 "e.g. a constant series; hint: fit with ridge > 0 or use more varied data)",
-                 h, j < h ? "lag input" : "the intercept", j < h ? fmt::format("{}", j) : std::string());
-    const double l = std::sqrt(d);
-    a[static_cast<size_t>(j * p + j)] = l;
-    for (int64_t r = j + 1; r < p; ++r) {
-      double s = a[static_cast<size_t>(r * p + j)];
-      for (int64_t k = 0; k < j; ++k) s -= a[static_cast<size_t>(r * p + k)] * a[static_cast<size_t>(j * p + k)];
-      a[static_cast<size_t>(r * p + j)] = s / l;
-    }
-  }
-  // Solve L z = b, then L^T w = z.
-  std::vector<double> w(b);
-  for (int64_t r = 0; r < p; ++r) {
-    for (int64_t k = 0; k < r; ++k) w[static_cast<size_t>(r)] -= a[static_cast<size_t>(r * p + k)] * w[static_cast<size_t>(k)];
-    w[static_cast<size_t>(r)] /= a[static_cast<size_t>(r * p + r)];
-  }
-  for (int64_t r = p - 1; r >= 0; --r) {
-    for (int64_t k = r + 1; k < p; ++k) w[static_cast<size_t>(r)] -= a[static_cast<size_t>(k * p + r)] * w[static_cast<size_t>(k)];
-    w[static_cast<size_t>(r)] /= a[static_cast<size_t>(r * p + r)];
-  }
-  LinearAR model;
-  model.intercept = w[static_cast<size_t>(h)];
-  model.weights.assign(w.begin(), w.begin() + h);
-  return model;
-}
-
-std::vector<double> LinearAR::predict(const std::vector<double>& series, const WindowSet& windows) const {
-  const int64_t h = windows.spec.history;
-  UNROLL_CHECK(static_cast<int64_t>(weights.size()) == h, UsageError,
-               "linear AR: the model has {} weights but the windows have history {} (hint: fit on windows of the "
-               "same history)",
-               weights.size(), h);
-  std::vector<double> out;
-  out.reserve(windows.targets.size());
-  for (int64_t k = 0; k < windows.size(); ++k) {
-    const int64_t first = windows.first_input(k);
-    double y = intercept;
-    for (int64_t j = 0; j < h; ++j) y += weights[static_cast<size_t>(j)] * series.at(static_cast<size_t>(first + j));
-    out.push_back(y);
-  }
-  return out;
-}
-
-nlohmann::json BaselineReport::to_json() const {
-  nlohmann::json j = {{"persistence_rmse", persistence.rmse},
-                      {"persistence_mae", persistence.mae},
-                      {"ar_rmse", ar.rmse},
-                      {"ar_mae", ar.mae}};
-  if (seasonal_naive) {
-    j["seasonal_naive_rmse"] = seasonal_naive->rmse;
-    j["seasonal_naive_mae"] = seasonal_naive->mae;
-    j["seasonal_period"] = seasonal_period;
-  }
-  return j;
-}
-
-BaselineReport evaluate_baselines(const PreparedData& data, const WindowSet& evaluate, int64_t seasonal_period) {
-  const std::vector<double> truth = window_targets(data.scaled, evaluate);
-  auto score = [&](const std::vector<double>& p) { return Score{rmse(p, truth), mae(p, truth)}; };
-  BaselineReport r;
-  r.persistence = score(persistence_forecast(data.scaled, evaluate));
-  if (seasonal_period > 0) {
-    r.seasonal_naive = score(seasonal_naive_forecast(data.scaled, evaluate, seasonal_period));
-    r.seasonal_period = seasonal_period;
-  }
-  r.ar = score(LinearAR::fit(data.scaled, data.fit).predict(data.scaled, evaluate));
-  return r;
 }
 
 // ---- built-in data ----

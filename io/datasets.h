@@ -5,8 +5,7 @@
 //   WindowSet         sliding windows: `history` inputs predicting the value `horizon` steps ahead
 //   BatchStream       seeded per-epoch shuffling, float32 batches x [T=history, B, 1], y [B, 1], and a
 //                     DataCursor (epoch, position) for exact resume
-//   baselines         persistence, seasonal-naive, least-squares linear AR(history) with intercept
-//   rmse / mae        plain metrics over vectors
+//   window_targets    the target value of each window (the metrics and baselines over them: train/)
 //   built-in data     load_builtin_dataset("magnet" | "nottem", data_dir, params)
 // Note [Windows and splits]: a window belongs to the split that holds its TARGET. Its history may reach
 // back into earlier splits (a test window's inputs may be validation or training values); the first
@@ -197,49 +196,11 @@ struct PreparedData {
 // smallest usable target index).
 PreparedData prepare_data(Series series, const SplitSpec& split, WindowSpec spec, ScalerKind scaler);
 
-// ---- metrics ----
+// ---- window targets ----
 
-// sqrt(mean((p - t)^2)) and mean(|p - t|); ShapeError when lengths differ, UsageError when empty.
-double rmse(const std::vector<double>& prediction, const std::vector<double>& target);
-double mae(const std::vector<double>& prediction, const std::vector<double>& target);
-
-// ---- baselines (all on the series as given, i.e. scaled) ----
-
+// series[t] for each window's target t, in window order (what a forecast of these windows is scored
+// against; the metrics and baselines live in train/metrics.h and train/baselines.h).
 std::vector<double> window_targets(const std::vector<double>& series, const WindowSet& windows);
-// Predicts the last input: series[t - horizon].
-std::vector<double> persistence_forecast(const std::vector<double>& series, const WindowSet& windows);
-// Predicts the latest value one whole number of periods earlier that is known at forecast time:
-// series[t - period * ceil(horizon / period)]. DataError when that index is before the series.
-std::vector<double> seasonal_naive_forecast(const std::vector<double>& series, const WindowSet& windows,
-                                            int64_t period);
-
-// y = intercept + sum_j weights[j] * x_j over a window's inputs (oldest first), fitted by least squares
-// (normal equations in double, Cholesky; no LAPACK) on the given windows.
-struct LinearAR {
-  std::vector<double> weights;  // history entries, oldest input first
-  double intercept = 0;
-  // NumericError when the normal equations are singular (e.g. a constant series); `ridge` adds ridge * I
-  // to the weight block (not the intercept) if you want to regularise.
-  static LinearAR fit(const std::vector<double>& series, const WindowSet& windows, double ridge = 0.0);
-  std::vector<double> predict(const std::vector<double>& series, const WindowSet& windows) const;
-};
-
-struct Score {
-  double rmse = 0, mae = 0;
-};
-
-struct BaselineReport {
-  Score persistence;
-  std::optional<Score> seasonal_naive;  // when a period was given
-  int64_t seasonal_period = 0;
-  Score ar;  // AR(history), fitted on the training windows
-  // {"persistence_rmse", "persistence_mae", "ar_rmse", "ar_mae", ["seasonal_naive_rmse",
-  // "seasonal_naive_mae", "seasonal_period"]}
-  nlohmann::json to_json() const;
-};
-
-// Baselines on `evaluate` (e.g. data.test), AR fitted on data.fit; seasonal-naive when period > 0.
-BaselineReport evaluate_baselines(const PreparedData& data, const WindowSet& evaluate, int64_t seasonal_period = 0);
 
 // ---- built-in data ----
 

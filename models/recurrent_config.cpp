@@ -1,7 +1,7 @@
 // What lives here: RecurrentConfig's validation and its JSON form (stored in checkpoints; recurrent.h).
-#include <algorithm>
-
 #include "models/recurrent.h"
+
+#include "graph/json_fields.h"
 
 namespace unroll {
 
@@ -24,27 +24,17 @@ void to_json(nlohmann::json& j, const RecurrentConfig& c) {
 }
 
 void from_json(const nlohmann::json& j, RecurrentConfig& c) {
-  UNROLL_CHECK(j.is_object(), DataError, "RecurrentConfig: expected a JSON object, got {}", j.dump());
-  static const char* const kKeys[] = {"cell", "input_size", "hidden_size", "layers", "bidirectional", "dropout",
-                                      "cell_options", "fused"};
-  for (const auto& [key, value] : j.items())
-    UNROLL_CHECK(std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys), DataError,
-                 "RecurrentConfig: unknown key '{}' (hint: known keys are cell, input_size, hidden_size, layers, "
-                 "bidirectional, dropout, cell_options, fused)",
-                 key);
-  const RecurrentConfig defaults;
-  try {
-    c.cell = j.value("cell", defaults.cell);
-    c.input_size = j.value("input_size", defaults.input_size);
-    c.hidden_size = j.value("hidden_size", defaults.hidden_size);
-    c.layers = j.value("layers", defaults.layers);
-    c.bidirectional = j.value("bidirectional", defaults.bidirectional);
-    c.dropout = j.value("dropout", defaults.dropout);
-    c.cell_options = j.value("cell_options", defaults.cell_options);
-    c.fused = j.value("fused", defaults.fused);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("RecurrentConfig: a field has the wrong type in {} ({})", j.dump(), e.what()));
-  }
+  const JsonFields f(j, "RecurrentConfig",
+                     {"cell", "input_size", "hidden_size", "layers", "bidirectional", "dropout", "cell_options", "fused"});
+  c = RecurrentConfig{};
+  f.read("cell", c.cell);
+  f.read("input_size", c.input_size);
+  f.read("hidden_size", c.hidden_size);
+  f.read("layers", c.layers);
+  f.read("bidirectional", c.bidirectional);
+  f.read("dropout", c.dropout);
+  f.read("cell_options", c.cell_options);
+  f.read("fused", c.fused);
 }
 
 }  // namespace unroll

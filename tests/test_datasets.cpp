@@ -1,6 +1,7 @@
-// What lives here: tests of io/datasets.h and io/data_magnet.h: splits, scalers, windows, batches and the
-// data cursor, baselines (nottem must reproduce the published references in data/NOTICE.md), metrics,
-// the magnet generator's physics and determinism, and the built-in dataset loader.
+// What lives here: tests of io/datasets.h, io/data_magnet.h, train/metrics.h and train/baselines.h:
+// splits, scalers, windows, batches and the data cursor, baselines (nottem must reproduce the published
+// references in data/NOTICE.md), metrics, the magnet generator's physics and determinism, and the
+// built-in dataset loader.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "graph/rng.h"
 #include "io/csv.h"
 #include "io/datasets.h"
+#include "train/baselines.h"
 
 using namespace unroll;
 

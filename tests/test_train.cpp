@@ -8,6 +8,7 @@
 
 #include "io/checkpoint.h"
 #include "io/datasets.h"
+#include "train/baselines.h"
 #include "test_helpers.h"
 #include "train_test_helpers.h"
 #include "train/trainer.h"
@@ -264,4 +265,33 @@ TEST_CASE("forecast model: init_from_ar makes the first prediction the least-squ
   ForecastModel no_highway(small_model("lstm"), rng);
   CHECK_THROWS_WITH_AS(no_highway.init_from_ar(ar.weights, ar.intercept),
                        "ForecastModel::init_from_ar: the model has no highway (set highway)", UsageError);
+}
+
+TEST_CASE("config JSON: every from_json names an unknown key (listing the known ones) and a field of the wrong type") {
+  CHECK_THROWS_WITH_AS(TrainerConfig::from_json({{"epochs", 2}, {"epoch", 3}}),
+                       "trainer config: unknown key 'epoch' (hint: known keys are epochs, batch_size, seed, optimizer, "
+                       "schedule, patience, detect_anomaly, keep_last, loss, huber_delta, decay_epochs)",
+                       DataError);
+  CHECK_THROWS_WITH_AS(OptimizerConfig::from_json({{"lr", "fast"}}), "optimizer config: 'lr' must be a number, got \"fast\"",
+                       DataError);
+  CHECK_THROWS_WITH_AS(OptimizerConfig::from_json({{"nesterov", 1}}),
+                       "optimizer config: 'nesterov' must be true or false, got 1", DataError);
+  CHECK_THROWS_WITH_AS(ScheduleConfig::from_json({{"warmup_steps", 1.5}}),
+                       "schedule config: 'warmup_steps' must be an integer, got 1.5", DataError);
+  CHECK_THROWS_WITH_AS(TrainerConfig::from_json({{"seed", -1}}), "trainer config: 'seed' must be an integer >= 0, got -1",
+                       DataError);
+  CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"cell":"lstm","layers":1.5})").get<RecurrentConfig>(),
+                       "RecurrentConfig: 'layers' must be an integer, got 1.5", DataError);
+  CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"cell":"lstm","hidden_size":3000000000})").get<RecurrentConfig>(),
+                       "RecurrentConfig: 'hidden_size' must be an integer, got 3000000000", DataError);
+  CHECK_THROWS_WITH_AS(ForecastModelConfig::from_json({{"net", nlohmann::json::object()}, {"residual", "yes"}}),
+                       "ForecastModelConfig: 'residual' must be true or false, got \"yes\"", DataError);
+  CHECK_THROWS_WITH_AS(SplitSpec::from_json({{"train_fraction", 0.7}, {"validation_fraction", 0.1}, {"tests", 1}}),
+                       "split spec: unknown key 'tests' (hint: known keys are train_fraction, validation_fraction, "
+                       "fit_includes_validation, train, test)",
+                       DataError);
+  CHECK_THROWS_WITH_AS(DataCursor::from_json(nlohmann::json::array()), "data cursor: expected a JSON object, got []",
+                       DataError);
+  CHECK_THROWS_WITH_AS(Scaler::from_json({{"kind", "none"}, {"scale", 2}}),
+                       "scaler: unknown key 'scale' (hint: known keys are kind, min, max, mean, std)", DataError);
 }

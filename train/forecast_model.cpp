@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "graph/check.h"
+#include "graph/json_fields.h"
 #include "ops/ops.h"
 
 namespace unroll {
@@ -38,17 +39,14 @@ nlohmann::json ForecastModelConfig::to_json() const {
 ForecastModelConfig ForecastModelConfig::from_json(const nlohmann::json& j) {
   UNROLL_CHECK(j.is_object() && j.contains("net"), DataError,
                "ForecastModelConfig: expected an object with 'net' (the Forecaster config), got {}", j.dump());
+  const JsonFields f(j, "ForecastModelConfig", {"net", "history", "residual", "highway", "despike_sigmas", "despike"});
   ForecastModelConfig c;
-  try {
-    c.net = j.at("net").get<ForecasterConfig>();
-    c.history = j.value("history", c.history);
-    c.residual = j.value("residual", c.residual);
-    c.highway = j.value("highway", c.highway);
-    c.despike_sigmas = j.value("despike_sigmas", c.despike_sigmas);
-    c.despike = j.value("despike", c.despike);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("ForecastModelConfig: a field has the wrong type ({})", e.what()));
-  }
+  c.net = j.at("net").get<ForecasterConfig>();
+  f.read("history", c.history);
+  f.read("residual", c.residual);
+  f.read("highway", c.highway);
+  f.read("despike_sigmas", c.despike_sigmas);
+  f.read("despike", c.despike);
   c.validate();
   return c;
 }

@@ -59,7 +59,7 @@ class ForecastModel : public Module {
   const ForecastModelConfig& config() const { return config_; }
   Forecaster& net() { return *net_; }
 
-  // Start from a fitted linear AR (weights oldest input first, as io/datasets.h LinearAR): the highway
+  // Start from a fitted linear AR (weights oldest input first, as train/baselines.h LinearAR): the highway
   // takes those weights (minus 1 on the last one when residual) and the network's output layer is zeroed,
   // so the model's first prediction IS the AR forecast and training only adds what the network finds.
   // UsageError without a highway or when the weight count is not `history`.

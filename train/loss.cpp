@@ -1,11 +1,11 @@
 // What lives here: the loss wrappers over ops/loss.cpp and the metric loops (the vector rmse/mae forward
-// to io/datasets.h, their one implementation).
+// to train/metrics.h, their one implementation).
 #include "train/loss.h"
 
 #include <cmath>
 
 #include "graph/check.h"
-#include "io/datasets.h"
+#include "train/metrics.h"
 #include "ops/ops.h"
 
 namespace unroll {
@@ -32,7 +32,7 @@ double mae(const Tensor& p, const Tensor& t) {
   check_pair("mae", p, t);
   return mae(p.to_vector(), t.to_vector());
 }
-// One implementation of the vector metrics: io/datasets.cpp (the baselines use them too).
+// One implementation of the vector metrics: train/metrics.cpp (the baselines use them too).
 double rmse(const std::vector<double>& p, const std::vector<double>& t) { return unroll::rmse(p, t); }
 double mae(const std::vector<double>& p, const std::vector<double>& t) { return unroll::mae(p, t); }
 double accuracy(const Tensor& logits, const std::vector<int64_t>& targets) {

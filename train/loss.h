@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "graph/tape.h"
+#include "train/metrics.h"
 
 namespace unroll {
 
@@ -18,7 +19,7 @@ namespace metrics {
 // sqrt(mean((p - t)^2)) and mean(|p - t|) over all elements (same shape, not empty; ShapeError otherwise).
 double rmse(const Tensor& prediction, const Tensor& target);
 double mae(const Tensor& prediction, const Tensor& target);
-// The same over vectors: these forward to unroll::rmse / unroll::mae of io/datasets.h (ShapeError when
+// The same over vectors: these forward to unroll::rmse / unroll::mae of train/metrics.h (ShapeError when
 // the lengths differ, UsageError when empty).
 double rmse(const std::vector<double>& prediction, const std::vector<double>& target);
 double mae(const std::vector<double>& prediction, const std::vector<double>& target);

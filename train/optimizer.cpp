@@ -8,6 +8,7 @@
 #include <set>
 
 #include "graph/check.h"
+#include "graph/json_fields.h"
 #include "ops/batch_split.h"
 
 namespace unroll {
@@ -104,29 +105,19 @@ nlohmann::json OptimizerConfig::to_json() const {
 }
 
 OptimizerConfig OptimizerConfig::from_json(const nlohmann::json& j) {
-  UNROLL_CHECK(j.is_object(), DataError, "optimizer config: expected a JSON object, got {}", j.dump());
+  const JsonFields f(j, "optimizer config",
+                     {"kind", "lr", "weight_decay", "clip_norm", "momentum", "nesterov", "beta1", "beta2", "eps", "alpha"});
   OptimizerConfig c;
-  auto num = [&](const char* key, double& out) {
-    if (!j.contains(key)) return;
-    UNROLL_CHECK(j[key].is_number(), DataError, "optimizer config: '{}' must be a number, got {}", key, j[key].dump());
-    out = j[key].get<double>();
-  };
-  if (j.contains("kind")) {
-    UNROLL_CHECK(j["kind"].is_string(), DataError, "optimizer config: 'kind' must be a string, got {}", j["kind"].dump());
-    c.kind = j["kind"].get<std::string>();
-  }
-  num("lr", c.lr);
-  num("weight_decay", c.weight_decay);
-  num("clip_norm", c.clip_norm);
-  num("momentum", c.momentum);
-  num("beta1", c.beta1);
-  num("beta2", c.beta2);
-  num("eps", c.eps);
-  num("alpha", c.alpha);
-  if (j.contains("nesterov")) {
-    UNROLL_CHECK(j["nesterov"].is_boolean(), DataError, "optimizer config: 'nesterov' must be true or false");
-    c.nesterov = j["nesterov"].get<bool>();
-  }
+  f.read("kind", c.kind);
+  f.read("lr", c.lr);
+  f.read("weight_decay", c.weight_decay);
+  f.read("clip_norm", c.clip_norm);
+  f.read("momentum", c.momentum);
+  f.read("beta1", c.beta1);
+  f.read("beta2", c.beta2);
+  f.read("eps", c.eps);
+  f.read("alpha", c.alpha);
+  f.read("nesterov", c.nesterov);
   check_config(c);
   return c;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "graph/check.h"
+#include "graph/json_fields.h"
 
 namespace unroll {
 
@@ -14,29 +15,16 @@ nlohmann::json ScheduleConfig::to_json() const {
 }
 
 ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j) {
-  UNROLL_CHECK(j.is_object(), DataError, "schedule config: expected a JSON object, got {}", j.dump());
+  const JsonFields f(j, "schedule config",
+                     {"kind", "base_lr", "warmup_steps", "step_size", "gamma", "total_steps", "min_lr"});
   ScheduleConfig c;
-  if (j.contains("kind")) {
-    UNROLL_CHECK(j["kind"].is_string(), DataError, "schedule config: 'kind' must be a string");
-    c.kind = j["kind"].get<std::string>();
-  }
-  auto num = [&](const char* key, double& out) {
-    if (!j.contains(key)) return;
-    UNROLL_CHECK(j[key].is_number(), DataError, "schedule config: '{}' must be a number, got {}", key, j[key].dump());
-    out = j[key].get<double>();
-  };
-  auto count = [&](const char* key, int64_t& out) {
-    if (!j.contains(key)) return;
-    UNROLL_CHECK(j[key].is_number_integer(), DataError, "schedule config: '{}' must be an integer, got {}", key,
-                 j[key].dump());
-    out = j[key].get<int64_t>();
-  };
-  num("base_lr", c.base_lr);
-  count("warmup_steps", c.warmup_steps);
-  count("step_size", c.step_size);
-  num("gamma", c.gamma);
-  count("total_steps", c.total_steps);
-  num("min_lr", c.min_lr);
+  f.read("kind", c.kind);
+  f.read("base_lr", c.base_lr);
+  f.read("warmup_steps", c.warmup_steps);
+  f.read("step_size", c.step_size);
+  f.read("gamma", c.gamma);
+  f.read("total_steps", c.total_steps);
+  f.read("min_lr", c.min_lr);
   Schedule check(c);  // validates
   return c;
 }

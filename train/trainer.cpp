@@ -7,6 +7,7 @@
 
 #include "autodiff/backward.h"
 #include "graph/check.h"
+#include "graph/json_fields.h"
 #include "ops/ops.h"
 #include "train/huber_loss.h"
 
@@ -44,44 +45,22 @@ nlohmann::json TrainerConfig::to_json() const {
 }
 
 TrainerConfig TrainerConfig::from_json(const nlohmann::json& j) {
-  UNROLL_CHECK(j.is_object(), DataError, "trainer config: expected a JSON object, got {}", j.dump());
+  const JsonFields f(j, "trainer config",
+                     {"epochs", "batch_size", "seed", "optimizer", "schedule", "patience", "detect_anomaly", "keep_last",
+                      "loss", "huber_delta", "decay_epochs"});
   TrainerConfig c;
-  auto count = [&](const char* key, int64_t& out, int64_t min) {
-    if (!j.contains(key)) return;
-    UNROLL_CHECK(j[key].is_number_integer() && j[key].get<int64_t>() >= min, DataError,
-                 "trainer config: '{}' must be an integer >= {}, got {}", key, min, j[key].dump());
-    out = j[key].get<int64_t>();
-  };
-  count("epochs", c.epochs, 0);
-  count("batch_size", c.batch_size, 1);
-  count("patience", c.patience, 0);
-  count("decay_epochs", c.decay_epochs, 0);
-  if (j.contains("seed")) {
-    UNROLL_CHECK(j["seed"].is_number_unsigned(), DataError, "trainer config: 'seed' must be an integer >= 0, got {}",
-                 j["seed"].dump());
-    c.seed = j["seed"].get<uint64_t>();
-  }
-  if (j.contains("optimizer")) c.optimizer = OptimizerConfig::from_json(j["optimizer"]);
-  if (j.contains("schedule")) c.schedule = ScheduleConfig::from_json(j["schedule"]);
-  if (j.contains("detect_anomaly")) {
-    UNROLL_CHECK(j["detect_anomaly"].is_boolean(), DataError, "trainer config: 'detect_anomaly' must be true or false");
-    c.detect_anomaly = j["detect_anomaly"].get<bool>();
-  }
-  if (j.contains("loss")) {  // absent in checkpoints written before the option: mse
-    UNROLL_CHECK(j["loss"].is_string(), DataError, "trainer config: 'loss' must be a string, got {}", j["loss"].dump());
-    c.loss = j["loss"].get<std::string>();
-  }
-  if (j.contains("huber_delta")) {
-    UNROLL_CHECK(j["huber_delta"].is_number(), DataError, "trainer config: 'huber_delta' must be a number, got {}",
-                 j["huber_delta"].dump());
-    c.huber_delta = j["huber_delta"].get<double>();
-  }
+  f.read_at_least<int64_t>("epochs", c.epochs, 0);
+  f.read_at_least<int64_t>("batch_size", c.batch_size, 1);
+  f.read_at_least<int64_t>("patience", c.patience, 0);
+  f.read_at_least<int64_t>("decay_epochs", c.decay_epochs, 0);
+  f.read("seed", c.seed);
+  if (f.has("optimizer")) c.optimizer = OptimizerConfig::from_json(j["optimizer"]);
+  if (f.has("schedule")) c.schedule = ScheduleConfig::from_json(j["schedule"]);
+  f.read("detect_anomaly", c.detect_anomaly);
+  f.read("loss", c.loss);  // absent in checkpoints written before the option: mse
+  f.read("huber_delta", c.huber_delta);
   c.validate_loss();
-  if (j.contains("keep_last")) {
-    int64_t k = 0;
-    count("keep_last", k, 0);
-    c.keep_last = static_cast<int>(k);
-  }
+  f.read_at_least("keep_last", c.keep_last, 0);
   return c;
 }
 

@@ -13,7 +13,8 @@ using unroll::cli::parse_and_validate;
 
 TEST_CASE("cli: valid command lines parse and validate") {
   CHECK_NOTHROW(parse_and_validate({"train"}));
-  CHECK_NOTHROW(parse_and_validate({"train", "--epochs", "3", "--hidden", "16", "--model", "gru-lbr"}));
+  CHECK_NOTHROW(parse_and_validate({"train", "--epochs", "3", "--hidden", "16", "--model", "gru_lbr"}));
+  CHECK_NOTHROW(parse_and_validate({"train", "--epochs", "3", "--hidden", "16", "--model", "gru-lbr"}));  // older spelling
   CHECK_NOTHROW(parse_and_validate({"train", "--data", "x.csv", "--column", "v", "--history", "8", "--horizon", "4"}));
   CHECK_NOTHROW(parse_and_validate({"train", "--resume", "run/checkpoint.h5", "--epochs", "4"}));
   CHECK_NOTHROW(parse_and_validate({"gradcheck", "--cell", "lstm", "--steps", "2"}));
@@ -32,7 +33,7 @@ TEST_CASE("cli: bad usage is rejected with a message naming the option") {
                        "only --epochs, --patience and --detect-anomaly may change)",
                        UsageError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--model", "lstn"}),
-                       doctest::Contains("model: unknown cell 'lstn' (hint: use rnn, lstm, gru or gru-lbr"), UsageError);
+                       doctest::Contains("model: unknown cell 'lstn' (hint: use rnn, lstm, gru or gru_lbr"), UsageError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"eval", "--checkpoint", "c.h5", "--data", "x.csv"}),
                        "--data FILE.csv and --column NAME go together", UsageError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"sweep", "--cells", "1,2,3,4,5,6,7,8,9,10", "--histories",
@@ -81,4 +82,16 @@ TEST_CASE("cli: the run config round-trips through JSON and rejects wrong types"
   bad = r.to_json();
   bad["model"]["history"] = 8;  // disagrees with the data's history
   CHECK_THROWS_WITH_AS(cli::RunConfig::from_json(bad), "model: history 8 differs from the data's history 16", UsageError);
+}
+
+TEST_CASE("cli: gru_lbr is the one spelling; the older gru-lbr still reads, on the command line and in a run config") {
+  CHECK(cli::cell_name("gru-lbr") == "gru_lbr");
+  CHECK(cli::cell_name("gru_lbr") == "gru_lbr");
+  cli::RunConfig r;
+  r.model.net.recurrent.cell = "gru_lbr";
+  nlohmann::json old = r.to_json();
+  old["model"]["net"]["recurrent"]["cell"] = "gru-lbr";
+  const cli::RunConfig back = cli::RunConfig::from_json(old);
+  CHECK(back.model.net.recurrent.cell == "gru_lbr");
+  CHECK(back.to_json() == r.to_json());
 }

@@ -72,7 +72,7 @@ if command -v gnuplot >/dev/null; then
   head -c 4 run/loss.png | grep -q PNG || fail "loss.png is not a PNG"
 fi
 
-for cell in rnn lstm gru gru-lbr cifg; do  # cifg: the example custom cell, registered in the command
+for cell in rnn lstm gru gru_lbr gru-lbr cifg; do  # gru-lbr: the older spelling; cifg: the example custom cell
   "$UNROLL" gradcheck --cell "$cell" --input 2 --hidden 3 --steps 3 >gc.txt || fail "gradcheck $cell failed: $(cat gc.txt)"
   grep -q "PASSED" gc.txt || fail "gradcheck $cell did not pass"
   grep -q "w_hh" gc.txt || fail "gradcheck $cell lacks per-parameter lines"

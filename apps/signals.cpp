@@ -1,0 +1,31 @@
+// What lives here: the stop handlers of apps/signals.h.
+#include "apps/signals.h"
+
+namespace unroll::cli {
+
+namespace {
+// The only global: what the signal handler may touch (a lock-free sig_atomic_t; Note [Stopping]).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+}  // namespace
+
+void install_stop_handlers() {
+  g_stop_signal = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void restore_default_stop_handlers() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+int stop_signal() { return static_cast<int>(g_stop_signal); }
+const volatile std::sig_atomic_t* stop_flag() { return &g_stop_signal; }
+const char* stop_signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+}  // namespace unroll::cli
