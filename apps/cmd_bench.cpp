@@ -38,7 +38,7 @@ struct BenchCliOptions {
   int steps = 30, warmup = 5, threads = 0;  // threads 0 = leave the OpenMP default
   uint64_t seed = 1;
   bool json = false;
-  bool release_grads = false;  // Note [Released gradients] in graph/tape.h
+  bool release_grads = false;  // Note [Released gradients] in graph/grad_memory.h
   bool graph_path = false;     // RecurrentConfig::fused = false: the stock cells as recorded graph ops
   std::string recompute = "0";  // Note [Recompute segments]: 0 = off, k = segment length, sqrt = ceil(sqrt(T))
   std::string engine = "loop";  // the fused path's float32 engine: loop (Note [Step loop]) or primitive (oneDNN RNN)

@@ -17,7 +17,7 @@ void backward(Var loss, const BackwardOptions& options = {});
 void backward(Var y, const Tensor& seed, const BackwardOptions& options = {});
 
 // The reverse loop over nodes [begin, end) alone, for an op whose backward records a sub-graph and
-// differentiates it in place (Note [Replay region] in graph/tape.h); the gradients of the region's last
+// differentiates it in place (Note [Replay region] in graph/replay.h); the gradients of the region's last
 // nodes must already be seeded. into_parameters as in BackwardContext. A node the tape marks releasable
 // (Tape::set_releasable) drops its gradient once its backward ran (Note [Released gradients]); none is
 // unless the caller marked it.

@@ -115,7 +115,7 @@ if [ "$MEMORY" = 1 ]; then
   # time is compared with the graph path it recomputes (issue 6: at most 1.5x). T=5000 only for the
   # default path (the graph path would hold about 7 GB; each variant's step there takes half a minute).
   # _release: what a training loop runs (`unroll train` does): intermediate gradients released, views
-  # sharing their input's (Note [Gradient views] in graph/tape.h).
+  # sharing their input's (Note [Gradient views] in graph/grad_memory.h).
   for variant in "|" "_release|--release-grads" "_primitive|--engine primitive" "_graph|--graph-path" \
                  "_recompute|--recompute sqrt"; do
     suffix=${variant%%|*}

@@ -4,7 +4,7 @@
 // gradients live in a second arena; end_replay() drops them all (nodes truncated, that arena rewound),
 // leaving every node recorded before the region as it was. Gradient buffers of those older nodes that
 // first appear during the region come from the main arena and stay. This is what recomputation needs
-// (models/recurrent.cpp, Note [Recompute segments]): record a stretch of steps, keep a few values, drop
+// (models/strategies/recompute.cpp, Note [Recompute segments]): record a stretch of steps, keep a few values, drop
 // the rest, and later record the same stretch again inside backward and differentiate it in place, so
 // its gradients land in the same buffers, in the same order, as if it had never been dropped.
 // A parameter may not be seen for the first time inside a region (its node would vanish at the end).

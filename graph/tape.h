@@ -100,7 +100,7 @@ class Tape {
   // Leaves. leaf() shares `value`'s storage (no copy). param() returns the same node for the same
   // parameter within one epoch, so a weight used at every time step is one node. The lookup is the
   // tape's own: a parameter keeps nothing per tape, so tapes on different threads may share it
-  // (Note [Graph batch split] in models/recurrent.cpp), once each has seen it (its first use here may
+  // (Note [Graph batch split] in models/strategies/batch_split.cpp), once each has seen it (its first use here may
   // create p.grad).
   Var leaf(const Tensor& value, bool requires_grad = false);
   Var constant(const Tensor& value);  // leaf(value, false)

@@ -86,7 +86,7 @@ class Cell : public Module {
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state);
   // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
-  // Note [Graph batch split] (models/recurrent.cpp): true promises that project_inputs(), begin_sequence()
+  // Note [Graph batch split] (models/strategies/batch_split.cpp): true promises that project_inputs(), begin_sequence()
   // and step() treat every batch row on its own (no op mixes rows, such as a sum or mean over the batch)
   // and change nothing in the cell, so that models::Recurrent may record each thread's block of rows on a
   // tape of its own, on several threads at once. Default false; the built-in cells and the example CIFG

@@ -14,7 +14,7 @@
 //     as its source writes it.
 //   fused_kind() (Note [Fused fast path] in cell.h) names the oneDNN kind only for exactly these classes
 //   (not subclasses, which may override step) and only without peepholes / in the lbr form; likewise
-//   rows_independent() (Note [Graph batch split] in models/recurrent.cpp) is true for exactly these classes.
+//   rows_independent() (Note [Graph batch split] in models/strategies/batch_split.cpp) is true for exactly these classes.
 #pragma once
 #include <string>
 #include <typeinfo>

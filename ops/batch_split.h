@@ -1,5 +1,5 @@
 // What lives here: the row blocks and the threads of a batch split (Note [Batch split] in
-// ops/rnn_sequence.cpp, Note [Graph batch split] in models/recurrent.cpp; the optimizer cuts its update's
+// models/strategies/batch_split.cpp, Note [Graph batch split] in models/strategies/batch_split.cpp; the optimizer cuts its update's
 // elements the same way): split_batch cuts B rows into one block per OpenMP thread, for_each_block runs
 // block i on thread i and rethrows the first exception.
 #pragma once

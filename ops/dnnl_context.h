@@ -58,7 +58,7 @@ struct PackedWeights {
 // One thread's handle on a product with packed weights: its own oneDNN memory objects and stream, the
 // primitive and the packed weights shared. Runners never touch the context that made them, so several
 // can run at once, each on its own thread -- inside an OpenMP parallel region oneDNN runs each product
-// single-threaded (Note [Batch split] in ops/rnn_sequence.cpp). Made by DnnlContext::runner.
+// single-threaded (Note [Batch split] in ops/rnn_step_loop.cpp). Made by DnnlContext::runner.
 class GemmRunner {
  public:
   void operator()(const float* a, float* c, const float* bias = nullptr) const;

@@ -3,7 +3,7 @@
 // An op is a forward function that checks its inputs, writes its value into tape memory and records a
 // node; and a backward function `void(BackwardContext&)` right beside it, headed by its formula:
 //     y = tanh(x);  dx += dy * (1 - y^2)
-// Backward functions ACCUMULATE (+=) into ctx.din(i) (see Note [Gradients accumulate] in graph/tape.h)
+// Backward functions ACCUMULATE (+=) into ctx.din(i) (see Note [Gradients accumulate] in graph/grad_memory.h)
 // and only for inputs with ctx.needs(i). The tape decides at record time whether backward is needed.
 #pragma once
 #include <initializer_list>

@@ -11,7 +11,7 @@ namespace unroll {
 
 // ---- the element-wise loops over plain arrays: restrict pointers so that they vectorise, compiled for
 // three x86-64 levels (ops/simd.h). kFresh: the gradient is unzeroed memory to overwrite with 0 + v, the
-// bits += v gives on a zero-filled buffer (Note [Gradients accumulate] in graph/tape.h). ----
+// bits += v gives on a zero-filled buffer (Note [Gradients accumulate] in graph/grad_memory.h). ----
 template <class Fn, class T>
 UNROLL_SIMD_CLONES void unary_forward_loop(const T* __restrict x, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = Fn::f(x[i]);

@@ -11,7 +11,7 @@
 //     gradients da -- so the weight and input gradients are single GEMMs over all T*B rows;
 //   kept [T, B, H]: lstm c; gru gh_n = W_hn h + b_hn, replaced in backward by da_n r; rnn: nothing.
 // With h (the output) that is what BPTT needs, less than oneDNN's workspace for the same layer. Backward
-// overwrites aux only in the tape's last backward (Note [Consumed activations] in graph/tape.h); otherwise
+// overwrites aux only in the tape's last backward (Note [Consumed activations] in graph/grad_memory.h); otherwise
 // rnn_sequence gives it a copy of the gates.
 //
 // Note [Batch split]: the rows of a batch never meet in the recurrence -- row b of h_t depends on row b

@@ -13,7 +13,7 @@ namespace unroll {
 namespace {
 
 // How copy_block writes: assign (d = s), accumulate (d += s), or into a fresh gradient (d = 0 + s, the bits
-// of += on a zero-filled buffer: Note [Gradients accumulate] in graph/tape.h).
+// of += on a zero-filled buffer: Note [Gradients accumulate] in graph/grad_memory.h).
 enum class Write { assign, accumulate, fresh };
 
 // dst[o, dst_start + k, i] = (or +=) src[o, src_start + k, i] for k < len, where the axis has size dst_n

@@ -102,7 +102,7 @@ TEST_CASE("gemm with a row stride on A, and with packed weights, match the refer
   }
 }
 
-// Note [Batch split] (ops/rnn_sequence.cpp): runners of one packed product execute at once, one per
+// Note [Batch split] (ops/rnn_step_loop.cpp): runners of one packed product execute at once, one per
 // OpenMP thread (oneDNN runs each single-threaded there), each on its own rows. Every thread must get the
 // bits the context's own gemm gives for those rows, every time: shared scratch between the executions
 // (oneDNN's default library scratchpad) made them race, which this test caught.

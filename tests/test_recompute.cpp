@@ -1,5 +1,5 @@
 // What lives here: recomputation mode (Note [Recompute segments] in models/strategies/recompute.cpp) and
-// the tape's replay region under it (Note [Replay region] in graph/tape.h): for every built-in cell and the
+// the tape's replay region under it (Note [Replay region] in graph/replay.h): for every built-in cell and the
 // example custom cell, float32 and float64, uni- and bidirectional, 1 and 2 layers, masked lengths, dropout
 // between layers and several segment lengths, the outputs and EVERY gradient (parameters, x, initial
 // states) equal the plain mode's bit for bit, through backward() and grad(); recompute_segment's gradients,

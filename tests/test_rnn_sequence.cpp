@@ -128,7 +128,7 @@ TEST_CASE("rnn_sequence: the fused float32 path equals the graph path, outputs a
   }
 }
 
-// Note [Consumed activations] (graph/tape.h): backward() without retain_graph lets the step loop write the
+// Note [Consumed activations] (graph/grad_memory.h): backward() without retain_graph lets the step loop write the
 // gate gradients over its saved gates; grad() retains the graph, so the loop works on a copy. Same bits.
 TEST_CASE("rnn_sequence: the step loop's gradients are the same bits whether it consumes its saved gates or not") {
   const int64_t T = 6, B = 3, I = 4, H = 5;

@@ -212,7 +212,7 @@ DirectionOutput run_batch_split(const DirectionInput& in, SplitWorkspacePool& po
   const Var y = record_split(in, pool.acquire(in.tape, in.cell), split_batch(in.x.shape()[1]));
   DirectionOutput out;
   // Like the fused op's output: the final states' rows first, so that the step outputs' slice, a view of
-  // y's first T rows (no copy per step), is y's last consumer (Note [Gradient views] in graph/tape.h).
+  // y's first T rows (no copy per step), is y's last consumer (Note [Gradient views] in graph/grad_memory.h).
   for (size_t s = 0; s < in.state.size(); ++s) out.finals.push_back(slice(y, 0, T + static_cast<int64_t>(s), 1));
   out.sequence = slice(y, 0, 0, T);
   return out;

@@ -18,7 +18,7 @@ DirectionOutput run_fused_sequence(const DirectionInput& in, RnnKind kind, RnnEn
   DirectionOutput out;
   out.finals.resize(static_cast<size_t>(S));
   // c_T first: the h rows' slice is then packed's last consumer and may share its gradient memory
-  // (Note [Gradient views] in graph/tape.h).
+  // (Note [Gradient views] in graph/grad_memory.h).
   if (S == 2) out.finals[1] = slice(packed, 0, T, 1);
   out.sequence = S == 2 ? slice(packed, 0, 0, T) : packed;  // [T, B, H]
   out.finals[0] = slice(out.sequence, 0, in.reverse ? 0 : T - 1, 1);

@@ -4,7 +4,7 @@
 // Note [Recompute segments]: with set_recompute(k) the graph path keeps, of each layer and direction,
 // only the step outputs and the state every k steps; backward records each k-step segment again and
 // differentiates it there (gradient checkpointing; memory for a segment's internals is O(k), reused).
-// How: a segment's steps are recorded inside a replay region (Note [Replay region] in graph/tape.h); the
+// How: a segment's steps are recorded inside a replay region (Note [Replay region] in graph/replay.h); the
 // values the rest of the graph reads -- each step's output and the segment's final states -- are copied
 // out as nodes of kind recompute_segment (inputs: the projected inputs px and the segment's start
 // states), and the region is dropped. The last of those nodes carries the backward: it opens a region
@@ -16,7 +16,7 @@
 // gradient buffers: the gradients equal the plain mode's bit for bit (tests/test_recompute.cpp). The last
 // segment is recorded as usual (its backward comes first; recomputing it would only repeat it). Cost:
 // one more forward of all steps but the last segment's. Recompute mode uses the graph path for every cell
-// (the fused op keeps its saved gates for all T: Note [Step loop] in ops/rnn_sequence.cpp); choose_strategy
+// (the fused op keeps its saved gates for all T: Note [Step loop] in ops/rnn_step_loop.cpp); choose_strategy
 // (strategies.h) says so. px, the outputs and their gradients stay O(T). Under the graph batch split (Note
 // [Graph batch split] in batch_split.cpp) each block tape holds its own rows' segments, and the same holds
 // there.
