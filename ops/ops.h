@@ -65,7 +65,7 @@ Var cross_entropy(Var logits, const std::vector<int64_t>& targets);  // logits [
 // ---- dropout.cpp: inverted dropout; identity when !training or p == 0 ----
 Var dropout(Var x, double p, Rng& rng, bool training);
 
-// ---- recurrent_gates.cpp: fused pointwise gate math of the stock cells (the matmuls stay separate ops).
+// ---- recurrent_gates.cpp: gate ops, the pointwise gate math of the stock cells in one op each (the matmuls stay separate ops).
 // gates [B, 4H] are pre-activations in PyTorch's order i, f, g, o; c_prev, c [B, H].
 Var lstm_cell_state(Var gates, Var c_prev);  // c = sigmoid(f) * c_prev + sigmoid(i) * tanh(g)
 Var lstm_hidden(Var gates, Var c);           // h = sigmoid(o) * tanh(c)

@@ -1,4 +1,4 @@
-// What lives here: the fused gate ops (ops/recurrent_gates.cpp) equal the same cell math composed from
+// What lives here: the gate ops (ops/recurrent_gates.cpp) equal the same cell math composed from
 // ordinary ops, in value and in every gradient, in float64 and float32.
 #include "test_helpers.h"
 #include "unroll.h"
@@ -68,7 +68,7 @@ TEST_CASE("fused GRU (linear before reset) update equals the composed GRU step")
   check_same(value_and_grads(inputs, DType::f32, fused), value_and_grads(inputs, DType::f32, composed), 1e-6);
 }
 
-TEST_CASE("fused gate ops check their shapes") {
+TEST_CASE("gate ops check their shapes") {
   Tape tape;
   Var gates = tape.leaf(Tensor::zeros({2, 7}, DType::f32));
   Var c = tape.leaf(Tensor::zeros({2, 2}, DType::f32));

@@ -1,5 +1,5 @@
 // What lives here: the gate math of one hidden unit of the GRU in its linear-before-reset form (PyTorch's
-// and oneDNN's lbr_gru, gate order r z n), written once and called by both kernels that run it: the fused
+// and oneDNN's lbr_gru, gate order r z n), written once and called by both kernels that run it: the
 // op gru_lbr_update (ops/recurrent_gates.cpp, the graph path of the stock cell) and the step loop of
 // rnn_sequence (ops/rnn_step_loop.cpp). As in ops/cell_math/lstm.h: pure, always inlined into each
 // kernel's loop over a block of rows, so every SIMD clone vectorises it (Note [Same bits on every clone]

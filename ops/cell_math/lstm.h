@@ -1,5 +1,5 @@
 // What lives here: the LSTM gate math of one hidden unit (PyTorch gate order i f g o), written once and
-// called by both kernels that run it: the fused gate ops lstm_cell_state / lstm_hidden
+// called by both kernels that run it: the gate ops lstm_cell_state / lstm_hidden
 // (ops/recurrent_gates.cpp, the graph path of the stock cell) and the step loop of rnn_sequence
 // (ops/rnn_step_loop.cpp). Each kernel is a loop over a block of rows that loads a unit's values, calls
 // these, and stores what it keeps; the loops differ only in memory layout (the step loop works in place on
