@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "graph/json_fields.h"
 #include "ops/ops.h"
 
 namespace unroll {
@@ -19,18 +20,11 @@ void to_json(nlohmann::json& j, const ForecasterConfig& c) {
 }
 
 void from_json(const nlohmann::json& j, ForecasterConfig& c) {
-  UNROLL_CHECK(j.is_object(), DataError, "ForecasterConfig: expected a JSON object, got {}", j.dump());
-  for (const auto& [key, value] : j.items())
-    UNROLL_CHECK(key == "recurrent" || key == "output_size" || key == "head", DataError,
-                 "ForecasterConfig: unknown key '{}' (hint: known keys are recurrent, output_size, head)", key);
-  const ForecasterConfig defaults;
-  c.recurrent = j.contains("recurrent") ? j.at("recurrent").get<RecurrentConfig>() : defaults.recurrent;
-  try {
-    c.output_size = j.value("output_size", defaults.output_size);
-    c.head = j.value("head", defaults.head);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("ForecasterConfig: a field has the wrong type in {} ({})", j.dump(), e.what()));
-  }
+  const JsonFields f(j, "ForecasterConfig", {"recurrent", "output_size", "head"});
+  c = ForecasterConfig{};
+  if (f.has("recurrent")) c.recurrent = j.at("recurrent").get<RecurrentConfig>();
+  f.read("output_size", c.output_size);
+  f.read("head", c.head);
 }
 
 Forecaster::Forecaster(const ForecasterConfig& config, Rng& rng, const CellRegistry& registry) : config_(config) {
