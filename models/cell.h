@@ -10,10 +10,11 @@
 // in a step is ordinary recorded ops, so BPTT is plain backward and a custom cell needs no gradient code.
 //
 // Note [Fused fast path]: a stock cell without extras (lstm, gru_lbr, rnn_tanh, rnn_relu) returns the
-// RnnKind of fused_kind(), and models/recurrent.cpp then runs a whole layer and direction as one
-// rnn_sequence op (ops/rnn_sequence.cpp: in float32 our step loop on oneDNN GEMMs, or oneDNN's fused RNN
-// primitive with Recurrent::set_engine) instead of T step() calls. step() stays the definition: tests/test_rnn_sequence.cpp checks the fast path against it,
-// outputs and every gradient. Cells with extras, subclasses and custom cells return nothing.
+// RnnKind of fused_kind(), and the driver (choose_strategy, models/strategies/choose.cpp) then runs a
+// whole layer and direction as one rnn_sequence op (ops/rnn_sequence.cpp: in float32 our step loop on
+// oneDNN GEMMs, or oneDNN's fused RNN primitive with Recurrent::set_engine) instead of T step() calls.
+// step() stays the definition: tests/test_rnn_sequence.cpp checks the fast path against it, outputs and
+// every gradient. Cells with extras, subclasses and custom cells return nothing.
 //
 // Note [Sequence context]: models::Recurrent runs one layer and direction as a sequence: it opens a
 // SequenceContext for it (Cell::open_sequence) before the first step and hands that to every step() --
@@ -86,8 +87,8 @@ class Cell : public Module {
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state);
   // Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
-  // Note [Graph batch split] (models/strategies/batch_split.cpp): true promises that project_inputs(), begin_sequence()
-  // and step() treat every batch row on its own (no op mixes rows, such as a sum or mean over the batch)
+  // Note [Graph batch split] (models/strategies/batch_split.cpp): true promises that project_inputs(),
+  // begin_sequence() and step() treat every batch row on its own (no op mixes rows, such as a sum or mean over the batch)
   // and change nothing in the cell, so that models::Recurrent may record each thread's block of rows on a
   // tape of its own, on several threads at once. Default false; the built-in cells and the example CIFG
   // cell say true.
