@@ -163,20 +163,29 @@ struct DnnlContext::Impl {
     return w;
   }
 
+  // The memory descriptors of one fused RNN layer and direction in the user's layouts (w_*: ldgoi), and the
+  // weights' "any" layout the primitives choose from.
+  struct RnnMemoryDescs {
+    dnnl::memory::desc src_layer, dst_layer, state, w_layer_user, w_iter_user, w_layer_any, w_iter_any, bias;
+  };
+  static RnnMemoryDescs rnn_memory_descs(const RnnShape& s) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    using md = dnnl::memory::desc;
+    const int64_t G = rnn_gate_count(s.kind), Gb = s.kind == RnnKind::gru_lbr ? 4 : G;
+    return {md({s.T, s.B, s.I}, dt::f32, tag::tnc),          md({s.T, s.B, s.H}, dt::f32, tag::tnc),
+            md({1, 1, s.B, s.H}, dt::f32, tag::ldnc),        md({1, 1, s.I, G, s.H}, dt::f32, tag::ldgoi),
+            md({1, 1, s.H, G, s.H}, dt::f32, tag::ldgoi),    md({1, 1, s.I, G, s.H}, dt::f32, tag::any),
+            md({1, 1, s.H, G, s.H}, dt::f32, tag::any),      md({1, 1, Gb, s.H}, dt::f32, tag::ldgo)};
+  }
+
   // The forward (and, for training, backward) primitive descriptors of one fused RNN layer and direction.
   struct RnnDescs {
     dnnl::rnn_primitive_desc_base fwd, bwd;
   };
-  RnnDescs rnn_descs(const RnnShape& s) {
-    using dt = dnnl::memory::data_type;
-    using tag = dnnl::memory::format_tag;
-    using md = dnnl::memory::desc;
+  RnnDescs rnn_descs(const RnnShape& s, const RnnMemoryDescs& m) {
     const bool lstm = s.kind == RnnKind::lstm, gru = s.kind == RnnKind::gru_lbr;
-    const int64_t G = rnn_gate_count(s.kind), Gb = gru ? 4 : G;
-    const md src_layer({s.T, s.B, s.I}, dt::f32, tag::tnc), dst_layer({s.T, s.B, s.H}, dt::f32, tag::tnc);
-    const md state({1, 1, s.B, s.H}, dt::f32, tag::ldnc);
-    const md w_layer_any({1, 1, s.I, G, s.H}, dt::f32, tag::any), w_iter_any({1, 1, s.H, G, s.H}, dt::f32, tag::any);
-    const md bias({1, 1, Gb, s.H}, dt::f32, tag::ldgo);
+    const auto& [src_layer, dst_layer, state, w_layer_user, w_iter_user, w_layer_any, w_iter_any, bias] = m;
     const auto dir = s.reverse ? dnnl::rnn_direction::unidirectional_right2left
                                : dnnl::rnn_direction::unidirectional_left2right;
     const auto fwd_kind = s.inference ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
@@ -222,24 +231,19 @@ struct DnnlContext::Impl {
   }
 
   CachedRnn create(const RnnShape& s) {
-    using dt = dnnl::memory::data_type;
-    using tag = dnnl::memory::format_tag;
     using md = dnnl::memory::desc;
-    const bool lstm = s.kind == RnnKind::lstm, gru = s.kind == RnnKind::gru_lbr;
-    const int64_t G = rnn_gate_count(s.kind), Gb = gru ? 4 : G;
-    const md src_layer({s.T, s.B, s.I}, dt::f32, tag::tnc), dst_layer({s.T, s.B, s.H}, dt::f32, tag::tnc);
-    const md state({1, 1, s.B, s.H}, dt::f32, tag::ldnc);
-    const md w_layer_user({1, 1, s.I, G, s.H}, dt::f32, tag::ldgoi), w_iter_user({1, 1, s.H, G, s.H}, dt::f32, tag::ldgoi);
-    const md bias({1, 1, Gb, s.H}, dt::f32, tag::ldgo);
-    const auto [fwd_pd, bwd_pd] = rnn_descs(s);
+    const bool lstm = s.kind == RnnKind::lstm;
+    const RnnMemoryDescs m = rnn_memory_descs(s);
+    const md &src_layer = m.src_layer, &dst_layer = m.dst_layer, &state = m.state, &bias = m.bias;
+    const auto [fwd_pd, bwd_pd] = rnn_descs(s, m);
     CachedRnn c;
     c.lstm = lstm;
     c.fwd = dnnl::primitive(fwd_pd);
     const auto q = [](const dnnl::rnn_primitive_desc_base& pd, int arg) {
       return pd.query_md(dnnl::query::exec_arg_md, arg);
     };
-    c.w_layer_fwd = make_weight(w_layer_user, q(fwd_pd, DNNL_ARG_WEIGHTS_LAYER), false);
-    c.w_iter_fwd = make_weight(w_iter_user, q(fwd_pd, DNNL_ARG_WEIGHTS_ITER), false);
+    c.w_layer_fwd = make_weight(m.w_layer_user, q(fwd_pd, DNNL_ARG_WEIGHTS_LAYER), false);
+    c.w_iter_fwd = make_weight(m.w_iter_user, q(fwd_pd, DNNL_ARG_WEIGHTS_ITER), false);
     const auto user = [&](const md& d) { return dnnl::memory(d, engine, nullptr); };
     // forward: user buffers (null handles) plus an owned final h (y's last row holds the same values)
     c.fwd_args = {{DNNL_ARG_SRC_LAYER, user(src_layer)},    {DNNL_ARG_SRC_ITER, user(state)},
@@ -252,10 +256,10 @@ struct DnnlContext::Impl {
     }
     if (s.inference) return c;
     c.bwd = dnnl::primitive(bwd_pd);
-    c.w_layer_bwd = make_weight(w_layer_user, q(bwd_pd, DNNL_ARG_WEIGHTS_LAYER), false);
-    c.w_iter_bwd = make_weight(w_iter_user, q(bwd_pd, DNNL_ARG_WEIGHTS_ITER), false);
-    c.dw_layer = make_weight(w_layer_user, q(bwd_pd, DNNL_ARG_DIFF_WEIGHTS_LAYER), true);
-    c.dw_iter = make_weight(w_iter_user, q(bwd_pd, DNNL_ARG_DIFF_WEIGHTS_ITER), true);
+    c.w_layer_bwd = make_weight(m.w_layer_user, q(bwd_pd, DNNL_ARG_WEIGHTS_LAYER), false);
+    c.w_iter_bwd = make_weight(m.w_iter_user, q(bwd_pd, DNNL_ARG_WEIGHTS_ITER), false);
+    c.dw_layer = make_weight(m.w_layer_user, q(bwd_pd, DNNL_ARG_DIFF_WEIGHTS_LAYER), true);
+    c.dw_iter = make_weight(m.w_iter_user, q(bwd_pd, DNNL_ARG_DIFF_WEIGHTS_ITER), true);
     const md ws = fwd_pd.workspace_desc();
     c.workspace_bytes = ws.get_size();
     c.workspace_fwd = dnnl::memory(ws, engine, nullptr);
