@@ -12,7 +12,7 @@ root="$(cd "$here/../.." && pwd)"
 build="${UNROLL_FUZZ_BUILD:-$root/build-fuzz}"
 
 CC=clang CXX=clang++ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DUNROLL_FUZZ_LIB_DIRS="${UNROLL_FUZZ_LIB_DIRS:-graph;ops;autodiff;models;io;train}" >/dev/null
+  -DUNROLL_FUZZ_LIB_DIRS="${UNROLL_FUZZ_LIB_DIRS:-graph;ops;autodiff;models;models/strategies;io;train}" >/dev/null
 if [[ -n "${UNROLL_FUZZ_ONLY:-}" ]]; then  # build just that target (and its seed generator)
   only="${UNROLL_FUZZ_ONLY#fuzz_}"
   targets=(--target "fuzz_$only")
