@@ -180,7 +180,7 @@ double Optimizer::step(double lr) {
   ++step_;
   // The update is element-wise: each OpenMP thread takes an equal run of all parameters' elements
   // (concatenated in path order), the same bits as one thread. Small models stay on one thread, where
-  // waking the other would cost more than it saves (docs/performance.md, item 22).
+  // waking the other would cost more than it saves.
   // Nothing here allocates once every parameter has its slot map (tests/alloc_count).
   int64_t total = 0;
   for (auto& [path, p] : params_) {
@@ -189,13 +189,14 @@ double Optimizer::step(double lr) {
   }
   const auto update_run = [&](int64_t begin, int64_t end) {
     int64_t start = 0;  // of this parameter's elements in the run
-    for (auto& [path, p] : params_) {
-      const int64_t n = p->value.numel();
+    for (auto& entry : params_) {  // not a structured binding: clang 14 cannot capture one in the lambda below
+      Parameter& p = *entry.second;
+      const int64_t n = p.value.numel();
       const int64_t b = std::max(begin, start), e = std::min(end, start + n);
       if (b < e) {
-        std::map<std::string, Tensor>& slots = slots_.find(path)->second;
-        dispatch_dtype(p->value.dtype(), [&]<class T>() {
-          update<T>(config_.kind, config_, step_, lr, *p, slots, b - start, e - start);
+        std::map<std::string, Tensor>& slots = slots_.find(entry.first)->second;
+        dispatch_dtype(p.value.dtype(), [&]<class T>() {
+          update<T>(config_.kind, config_, step_, lr, p, slots, b - start, e - start);
         });
       }
       start += n;
