@@ -138,4 +138,4 @@ CMDLINE="bench/compare.sh --rounds $ROUNDS"
 WRITE_ARGS=()
 [ "$WRITE" = 1 ] && WRITE_ARGS=(--write "$ROOT/docs/performance.md")
 /usr/bin/python3 "$ROOT/bench/compare_report.py" "$OUT" --rounds "$ROUNDS" --threads $THREADS --wait-policy "$OMP_WAIT_POLICY" \
-  --command "$CMDLINE" --unroll "$UNROLL" --dnnl "$DNNL" "${WRITE_ARGS[@]}"
+  --command "$CMDLINE" --unroll "${UNROLL#"$ROOT"/}" --dnnl "${DNNL#"$ROOT"/}" "${WRITE_ARGS[@]}"
