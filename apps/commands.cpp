@@ -62,7 +62,11 @@ int run_main(int argc, const char* const* argv) {
     return cli.app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return cli.app.exit(e);
-  } catch (const CLI::Success&) {
+  } catch (const CLI::Success&) {  // --help-all, --bash-completion: printed; did it reach the output?
+    if (!std::cout.flush()) {
+      std::cerr << "unroll: cannot write to standard output\n";
+      return kExitBadInput;
+    }
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     std::cerr << "unroll: " << one_line(e.what()) << " (see unroll --help)\n";

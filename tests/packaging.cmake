@@ -9,6 +9,9 @@ if(TARGET unroll_cmd)
   string(REPLACE "." "\\." version_regex "${PROJECT_VERSION}")
   add_test(NAME cli_version_is_project_version COMMAND unroll_cmd --version)
   set_tests_properties(cli_version_is_project_version PROPERTIES PASS_REGULAR_EXPRESSION "^unroll ${version_regex}\n$")
+  # What the command prints about itself that it cannot write (a full disk) is an error, not a silent exit 0.
+  add_test(NAME cli_docs_output_write_error
+    COMMAND bash -c "err=$('$<TARGET_FILE:unroll_cmd>' --bash-completion 2>&1 >/dev/full); rc=$?; echo \"$err\"; [ $rc -eq 2 ] && [ \"$err\" = 'unroll: cannot write to standard output' ]")
   add_test(NAME man_page_and_completion_cover_the_cli
     COMMAND ${CMAKE_COMMAND} -DCOMMAND=$<TARGET_FILE:unroll_cmd> -DMAN_PAGE=${UNROLL_MAN_PAGE}
             -DCOMPLETION=${UNROLL_COMPLETION} -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/check_cli_docs.cmake)
