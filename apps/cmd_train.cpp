@@ -92,8 +92,8 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   const int64_t decay = run.trainer.cosine_epochs();
   if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
     std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
-                             "(--decay-epochs {}), so {} will not change the weights (hint: start the run with "
-                             "--decay-epochs {})\n",
+                             "(its horizon, --decay-epochs {}) and continues at that final rate, so {} will not "
+                             "change the weights (hint: start the run with --epochs {})\n",
                              decay, decay,
                              run.trainer.epochs == decay + 1 ? fmt::format("epoch {}", decay + 1)
                                                              : fmt::format("epochs {}-{}", decay + 1, run.trainer.epochs),
@@ -252,7 +252,8 @@ void register_train_command(CLI::App& app, CommandTable& table) {
       ->capture_default_str();
   sub->add_option("--history", o->history, "input steps per window")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--epochs", o->epochs, "total epochs (a resumed run counts from its start; magnet without --epochs and --decay-epochs: 16 with --decay-epochs 16)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "total epochs; also the cosine's horizon unless --decay-epochs is given (a resumed run counts from its start and keeps "
+                  "its horizon: beyond it training continues at the final learning rate; magnet default: 16)")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--lr", o->lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--loss", o->loss,
@@ -269,8 +270,9 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--clip", o->clip, "clip the global gradient norm to this (0 = off)")->capture_default_str();
   sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
   sub->add_option("--decay-epochs", o->decay_epochs,
-                  "cosine: epochs until the learning rate reaches 0 (then it stays there); fixed, not --epochs, so a "
-                  "resumed run with more --epochs is bit-identical to a straight one")
+                  "cosine: epochs until the learning rate reaches 0 (then it stays there); default: --epochs. Stored in "
+                  "the checkpoint: `--resume --epochs E2` beyond it continues at the final rate, bit-identical to a "
+                  "straight run with --epochs E2 and this --decay-epochs")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->add_option("--warmup", o->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
