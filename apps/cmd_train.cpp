@@ -20,6 +20,7 @@ namespace {
 
 RunConfig run_config_from(const TrainOptions& o) {
   RunConfig r;
+  r.auto_budget = o.auto_budget;
   DataConfig& d = r.data;
   d.dataset = o.data_file.empty() ? o.dataset : "csv";
   d.file = o.data_file;
@@ -103,6 +104,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   const LoadedData loaded = load_data(run.data, data_dir);
   const PreparedData& data = loaded.data;
   if (!resume_from) fit_despike_threshold(run, data);  // once; then part of the config and the checkpoint
+  if (!resume_from) fit_training_budget(run, data);
   Rng init_rng(run.trainer.seed);
   auto model = std::make_unique<ForecastModel>(run.model, init_rng);
   if (run.model.highway && !resume_from) {
@@ -127,6 +129,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                              run.trainer.loss == "huber" ? fmt::format("huber (delta {})", run.trainer.huber_delta)
                                                          : std::string("mse"),
                              run.trainer.epochs, steps_per_epoch, out_dir);
+    if (run.choices.contains("budget")) std::cout << "budget: " << run.choices["budget"]["why"].get<std::string>() << "\n";
     if (run.model.despike > 0)
       std::cout << fmt::format("robust inputs: spikes beyond {} robust standard deviations of the training split's one-step "
                                "changes ({:.6g} scaled) are replaced by their 3-point median (--despike 0 switches this off)\n",
@@ -169,7 +172,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     std::cerr << "unroll: " << result.message << "\n";
     return kExitFailedCheck;
   }
-  if (!o.quiet && result.status == TrainStatus::early_stopped) std::cout << result.message << "\n";
+  if (!o.quiet) std::cout << stop_reason(run, result) << "\n";
 
   // Evaluate the best validation state on the test split.
   if (const int code = stopped_after_training()) return code;
@@ -253,7 +256,8 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--history", o->history, "input steps per window")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--epochs", o->epochs, "total epochs; also the cosine's horizon unless --decay-epochs is given (a resumed run counts from its start and keeps "
-                  "its horizon: beyond it training continues at the final learning rate; magnet default: 16)")->check(CLI::NonNegativeNumber)->capture_default_str();
+                  "its horizon: beyond it training continues at the final learning rate). Default: magnet 16, nottem 200; CSV "
+                  "data: until the validation loss stops improving, capped at 20 epochs' steps (at least 4000, at most 20000)")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--lr", o->lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--loss", o->loss,

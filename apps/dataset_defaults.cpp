@@ -32,6 +32,9 @@ TrainOptions with_dataset_defaults(const TrainOptions& o, const std::function<bo
     if (!given("--batch")) with_defaults.batch = 16;
     if (!given("--patience")) with_defaults.patience = 40;
   }
+  // CSV data without --epochs: train until the validation loss stops improving, under a cap that scales
+  // with the data (resolved once the data is loaded). The built-in datasets keep their validated budgets.
+  if (!o.data_file.empty() && !given("--epochs")) with_defaults.auto_budget = true;
   // The cosine's horizon follows the run's epochs unless --decay-epochs says otherwise (issue 23).
   if (!given("--decay-epochs")) with_defaults.decay_epochs = with_defaults.epochs;
   return with_defaults;

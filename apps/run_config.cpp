@@ -3,6 +3,7 @@
 
 #include "examples/cifg_cell.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -78,19 +79,29 @@ void DataConfig::validate() const {
 }
 
 nlohmann::json RunConfig::to_json() const {
-  return {{"data", data.to_json()}, {"model", model.to_json()}, {"trainer", trainer.to_json()}};
+  return {{"data", data.to_json()},
+          {"model", model.to_json()},
+          {"trainer", trainer.to_json()},
+          {"auto_budget", auto_budget},
+          {"choices", choices}};
 }
 
 RunConfig RunConfig::from_json(const nlohmann::json& j) {
   UNROLL_CHECK(j.is_object() && j.contains("data") && j.contains("model") && j.contains("trainer"), DataError,
                "run config: expected an object with data, model and trainer (hint: was the checkpoint written by "
                "`unroll train`?)");
-  const JsonFields f(j, "run config", {"data", "model", "trainer"});
+  const JsonFields f(j, "run config", {"data", "model", "trainer", "auto_budget", "choices"});
   RunConfig r;
   r.data = DataConfig::from_json(f.json()["data"]);
   r.model = ForecastModelConfig::from_json(f.json()["model"]);
   r.model.net.recurrent.cell = cell_name(r.model.net.recurrent.cell);  // a hand-written "gru-lbr" or "rnn"
   r.trainer = TrainerConfig::from_json(f.json()["trainer"]);
+  f.read("auto_budget", r.auto_budget);  // absent before issue 23: false
+  if (f.has("choices")) {
+    UNROLL_CHECK(f.json()["choices"].is_object(), DataError, "run config: 'choices' must be an object, got {}",
+                 f.json()["choices"].dump().substr(0, 80));
+    r.choices = f.json()["choices"];
+  }
   r.validate();
   return r;
 }
@@ -126,6 +137,34 @@ LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& 
   } catch (const NumericError&) {
     return LinearAR::fit(series, train, 1e-8);
   }
+}
+
+void fit_training_budget(RunConfig& run, const PreparedData& data) {
+  if (!run.auto_budget) return;
+  const int64_t batch = run.trainer.batch_size;
+  const int64_t per_epoch = (data.train.size() + batch - 1) / batch;
+  const int64_t cap_steps = std::clamp<int64_t>(kBudgetEpochs * per_epoch, kMinBudgetSteps, kMaxBudgetSteps);
+  const int64_t epochs = std::max<int64_t>(1, (cap_steps + per_epoch - 1) / per_epoch);
+  run.trainer.epochs = epochs;
+  run.trainer.decay_epochs = epochs;
+  if (run.trainer.patience == 0) run.trainer.patience = std::max<int64_t>(10, epochs / 5);
+  run.choices["budget"] = {
+      {"epochs", epochs},
+      {"steps", epochs * per_epoch},
+      {"patience", run.trainer.patience},
+      {"why", fmt::format("no --epochs: a cap of {} epochs x {} steps ({} epochs' steps, at least {} and at most {}), "
+                          "the cosine over the cap, early stopping after {} epochs without a better validation loss",
+                          epochs, per_epoch, kBudgetEpochs, kMinBudgetSteps, kMaxBudgetSteps, run.trainer.patience)}};
+}
+
+std::string stop_reason(const RunConfig& run, const TrainResult& result) {
+  if (result.status == TrainStatus::early_stopped)
+    return fmt::format("stopped: {}; the report uses the best epoch's weights (best.h5)", result.message);
+  if (run.choices.contains("budget") && run.choices["budget"].value("epochs", int64_t{-1}) == run.trainer.epochs)
+    return fmt::format("stopped: reached the budget cap of {} epochs ({} steps; it scales with the data, --epochs sets "
+                       "it); best epoch {}",
+                       run.trainer.epochs, result.global_step, result.best_epoch);
+  return fmt::format("stopped: --epochs {} reached; best epoch {}", run.trainer.epochs, result.best_epoch);
 }
 
 void fit_despike_threshold(RunConfig& run, const PreparedData& data) {

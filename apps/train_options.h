@@ -35,6 +35,9 @@ struct TrainOptions {
   // run
   std::string out = "runs/latest", resume;
   bool detect_anomaly = false, quiet = false, no_plot = false;
+  // Set by with_dataset_defaults for CSV data without --epochs: the budget follows the data
+  // (apps/run_config.h fit_training_budget).
+  bool auto_budget = false;
 };
 
 // o with the tuned defaults of its built-in dataset (magnet, nottem) for every option `given` says the
