@@ -21,6 +21,7 @@ namespace {
 RunConfig run_config_from(const TrainOptions& o) {
   RunConfig r;
   r.auto_budget = o.auto_budget;
+  r.auto_history = o.auto_history;
   DataConfig& d = r.data;
   d.dataset = o.data_file.empty() ? o.dataset : "csv";
   d.file = o.data_file;
@@ -101,6 +102,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                              run.trainer.epochs);
 
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
+  if (!resume_from) choose_history(run, data_dir);
   const LoadedData loaded = load_data(run.data, data_dir);
   const PreparedData& data = loaded.data;
   if (!resume_from) fit_despike_threshold(run, data);  // once; then part of the config and the checkpoint
@@ -129,6 +131,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                              run.trainer.loss == "huber" ? fmt::format("huber (delta {})", run.trainer.huber_delta)
                                                          : std::string("mse"),
                              run.trainer.epochs, steps_per_epoch, out_dir);
+    if (run.choices.contains("history")) std::cout << "inputs: " << run.choices["history"]["why"].get<std::string>() << "\n";
     if (run.choices.contains("budget")) std::cout << "budget: " << run.choices["budget"]["why"].get<std::string>() << "\n";
     if (run.model.despike > 0)
       std::cout << fmt::format("robust inputs: spikes beyond {} robust standard deviations of the training split's one-step "
@@ -253,7 +256,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                   "median (isolated spikes; 0 = off; default 20 on magnet with history >= 3, else 0)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  sub->add_option("--history", o->history, "input steps per window")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--history", o->history, "input steps per window (CSV data without --history: the AR order with the best validation RMSE, clamped to [8, 32])")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--epochs", o->epochs, "total epochs; also the cosine's horizon unless --decay-epochs is given (a resumed run counts from its start and keeps "
                   "its horizon: beyond it training continues at the final learning rate). Default: magnet 16, nottem 200; CSV "

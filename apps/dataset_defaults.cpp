@@ -35,6 +35,8 @@ TrainOptions with_dataset_defaults(const TrainOptions& o, const std::function<bo
   // CSV data without --epochs: train until the validation loss stops improving, under a cap that scales
   // with the data (resolved once the data is loaded). The built-in datasets keep their validated budgets.
   if (!o.data_file.empty() && !given("--epochs")) with_defaults.auto_budget = true;
+  // CSV data without --history: the history is chosen on the validation split (apps/run_config.h).
+  if (!o.data_file.empty() && !given("--history")) with_defaults.auto_history = true;
   // The cosine's horizon follows the run's epochs unless --decay-epochs says otherwise (issue 23).
   if (!given("--decay-epochs")) with_defaults.decay_epochs = with_defaults.epochs;
   return with_defaults;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/ranges.h>
 #include <cstdlib>
 
 #include "graph/check.h"
@@ -83,6 +84,7 @@ nlohmann::json RunConfig::to_json() const {
           {"model", model.to_json()},
           {"trainer", trainer.to_json()},
           {"auto_budget", auto_budget},
+          {"auto_history", auto_history},
           {"choices", choices}};
 }
 
@@ -90,13 +92,14 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   UNROLL_CHECK(j.is_object() && j.contains("data") && j.contains("model") && j.contains("trainer"), DataError,
                "run config: expected an object with data, model and trainer (hint: was the checkpoint written by "
                "`unroll train`?)");
-  const JsonFields f(j, "run config", {"data", "model", "trainer", "auto_budget", "choices"});
+  const JsonFields f(j, "run config", {"data", "model", "trainer", "auto_budget", "auto_history", "choices"});
   RunConfig r;
   r.data = DataConfig::from_json(f.json()["data"]);
   r.model = ForecastModelConfig::from_json(f.json()["model"]);
   r.model.net.recurrent.cell = cell_name(r.model.net.recurrent.cell);  // a hand-written "gru-lbr" or "rnn"
   r.trainer = TrainerConfig::from_json(f.json()["trainer"]);
   f.read("auto_budget", r.auto_budget);  // absent before issue 23: false
+  f.read("auto_history", r.auto_history);
   if (f.has("choices")) {
     UNROLL_CHECK(f.json()["choices"].is_object(), DataError, "run config: 'choices' must be an object, got {}",
                  f.json()["choices"].dump().substr(0, 80));
@@ -155,6 +158,25 @@ void fit_training_budget(RunConfig& run, const PreparedData& data) {
       {"why", fmt::format("no --epochs: a cap of {} epochs x {} steps ({} epochs' steps, at least {} and at most {}), "
                           "the cosine over the cap, early stopping after {} epochs without a better validation loss",
                           epochs, per_epoch, kBudgetEpochs, kMinBudgetSteps, kMaxBudgetSteps, run.trainer.patience)}};
+}
+
+void choose_history(RunConfig& run, const std::string& data_dir) {
+  if (!run.auto_history) return;
+  const LoadedData probe = load_data(run.data, data_dir);
+  const std::optional<OrderChoice> c = choose_ar_order(probe.data, kMaxAutoHistory);
+  const int64_t was = run.data.history;
+  if (!c) {
+    run.choices["history"] = {{"history", was}, {"why", fmt::format("no --history: kept {} (no validation split to choose on)", was)}};
+    return;
+  }
+  const int64_t h = std::clamp(c->order, kMinAutoHistory, kMaxAutoHistory);
+  run.data.history = run.model.history = h;
+  run.choices["history"] = {
+      {"history", h},
+      {"ar_order", c->order},
+      {"ar_validation_rmse", c->validation_rmse},
+      {"why", fmt::format("no --history: {}, from AR({}), the best validation RMSE of AR orders {} (clamped to [{}, {}])",
+                          h, c->order, fmt::join(c->tried, ", "), kMinAutoHistory, kMaxAutoHistory)}};
 }
 
 std::string stop_reason(const RunConfig& run, const TrainResult& result) {

@@ -41,6 +41,8 @@ struct RunConfig {
   TrainerConfig trainer;
   // No --epochs on CSV data: the budget is chosen from the data when the run starts (fit_training_budget).
   bool auto_budget = false;
+  // No --history on CSV data: the history is chosen on the validation split (choose_history).
+  bool auto_history = false;
   // What was chosen from the data when the run started, and why ({"budget": {...}}); in report.json.
   nlohmann::json choices = nlohmann::json::object();
 
@@ -62,6 +64,13 @@ LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& 
 // once when a run starts.
 inline constexpr int64_t kBudgetEpochs = 20, kMinBudgetSteps = 4000, kMaxBudgetSteps = 20000;
 void fit_training_budget(RunConfig& run, const PreparedData& data);
+// The history of a run without --history (run.auto_history): the AR order with the best validation RMSE
+// (train/baselines.h choose_ar_order, on the data windowed with the current history), clamped to
+// [kMinAutoHistory, kMaxAutoHistory] (the network can ignore lags it has, not use ones it lacks; the cap
+// bounds the time per step). Sets run.data.history and run.model.history, records run.choices["history"].
+// Called once when a run starts, before its data is loaded.
+inline constexpr int64_t kMinAutoHistory = 8, kMaxAutoHistory = 32;
+void choose_history(RunConfig& run, const std::string& data_dir);
 // One line saying why training stopped: the early stop, the budget cap, or --epochs.
 std::string stop_reason(const RunConfig& run, const TrainResult& result);
 

@@ -38,6 +38,7 @@ struct TrainOptions {
   // Set by with_dataset_defaults for CSV data without --epochs: the budget follows the data
   // (apps/run_config.h fit_training_budget).
   bool auto_budget = false;
+  bool auto_history = false;  // CSV data without --history: chosen on validation (choose_history)
 };
 
 // o with the tuned defaults of its built-in dataset (magnet, nottem) for every option `given` says the

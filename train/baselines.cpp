@@ -246,23 +246,42 @@ nlohmann::json BaselineReport::to_json() const {
 
 namespace {
 
-// The AR orders tried on validation: a fixed ladder plus the history, each with at least 4 training windows
-// per unknown and with all its lags inside the series for every validation and evaluated target.
-std::vector<int64_t> candidate_orders(const PreparedData& data, const WindowSet& evaluate) {
+// The AR orders tried on validation (see choose_ar_order).
+std::vector<int64_t> candidate_orders(const PreparedData& data, int64_t max_order, const WindowSet* evaluate) {
   std::vector<int64_t> ladder = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, data.spec.history};
   std::sort(ladder.begin(), ladder.end());
   ladder.erase(std::unique(ladder.begin(), ladder.end()), ladder.end());
   const int64_t horizon = data.spec.horizon;
   int64_t reach = std::numeric_limits<int64_t>::max();  // lags available before the earliest target of each set
-  for (const WindowSet* w : {&data.validation, &evaluate})
-    if (!w->empty()) reach = std::min(reach, w->targets.front() - horizon + 1);
+  for (const WindowSet* w : {&data.validation, evaluate})
+    if (w != nullptr && !w->empty()) reach = std::min(reach, w->targets.front() - horizon + 1);
   std::vector<int64_t> out;
   for (int64_t p : ladder)
-    if (p <= reach && usable_windows(data.train, p) >= 4 * (p + 1)) out.push_back(p);
+    if (p <= max_order && p <= reach && usable_windows(data.train, p) >= 4 * (p + 1)) out.push_back(p);
   return out;
 }
 
 }  // namespace
+
+std::optional<OrderChoice> choose_ar_order(const PreparedData& data, int64_t max_order, const WindowSet* evaluate) {
+  if (data.validation.empty()) return std::nullopt;
+  const std::vector<double> val_truth = window_targets(data.scaled, data.validation);
+  OrderChoice c;
+  double best_val = std::numeric_limits<double>::infinity();
+  for (int64_t p : candidate_orders(data, max_order, evaluate)) {
+    const ARFit f = fit_ar_robust(data.scaled, data.train, p);
+    if (!f.model || f.model->order() != p) continue;
+    c.tried.push_back(p);
+    const double v = rmse(f.model->predict_lags(data.scaled, data.validation), val_truth);
+    if (v < best_val) {
+      best_val = v;
+      c.order = p;
+      c.validation_rmse = v;
+    }
+  }
+  if (c.order == 0) return std::nullopt;
+  return c;
+}
 
 BaselineReport evaluate_baselines(const PreparedData& data, const WindowSet& evaluate, int64_t seasonal_period) {
   const std::vector<double> truth = window_targets(data.scaled, evaluate);
@@ -292,23 +311,13 @@ BaselineReport evaluate_baselines(const PreparedData& data, const WindowSet& eva
 
   // AR(p): p by validation RMSE of fits on the training windows, then refitted on the fit windows.
   if (data.validation.empty()) return r;
-  const std::vector<double> val_truth = window_targets(data.scaled, data.validation);
-  double best_val = std::numeric_limits<double>::infinity();
-  std::vector<int64_t> tried;
-  for (int64_t p : candidate_orders(data, evaluate)) {
-    const ARFit f = fit_ar_robust(data.scaled, data.train, p);
-    if (!f.model || f.model->order() != p) continue;
-    tried.push_back(p);
-    const double v = rmse(f.model->predict_lags(data.scaled, data.validation), val_truth);
-    if (v < best_val) {
-      best_val = v;
-      r.ar_selected_order = p;
-    }
-  }
-  if (r.ar_selected_order == 0) {
+  const std::optional<OrderChoice> choice = choose_ar_order(data, 64, &evaluate);
+  if (!choice) {
     r.ar_selected_note = "n/a: too few training windows to choose an order";
     return r;
   }
+  r.ar_selected_order = choice->order;
+  const std::vector<int64_t>& tried = choice->tried;
   const ARFit chosen = fit_ar_robust(data.scaled, data.fit, r.ar_selected_order);
   r.ar_selected_note = fmt::format("order with the best validation RMSE of {}{}{}", fmt::join(tried, ", "),
                                    chosen.note.empty() ? "" : "; ", chosen.note);

@@ -60,6 +60,18 @@ struct ARFit {
 };
 ARFit fit_ar_robust(const std::vector<double>& series, const WindowSet& windows, int64_t order);
 
+// The AR order with the best validation RMSE: each candidate (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64 and
+// the windows' history, at most max_order, with at least 4 training windows per unknown and every lag of
+// every validation target, and of `evaluate`'s when given, inside the series) fitted on data.train and
+// scored on data.validation. Empty without a validation split or a candidate.
+struct OrderChoice {
+  int64_t order = 0;
+  double validation_rmse = 0;
+  std::vector<int64_t> tried;
+};
+std::optional<OrderChoice> choose_ar_order(const PreparedData& data, int64_t max_order = 64,
+                                           const WindowSet* evaluate = nullptr);
+
 // One baseline's score on a window set, or why it has none.
 struct BaselineScore {
   std::string name;              // "persistence", "AR(16)", "seasonal-naive(12)"
