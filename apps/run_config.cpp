@@ -186,7 +186,7 @@ std::string stop_reason(const RunConfig& run, const TrainResult& result) {
     return fmt::format("stopped: reached the budget cap of {} epochs ({} steps; it scales with the data, --epochs sets "
                        "it); best epoch {}",
                        run.trainer.epochs, result.global_step, result.best_epoch);
-  return fmt::format("stopped: --epochs {} reached; best epoch {}", run.trainer.epochs, result.best_epoch);
+  return fmt::format("stopped: completed the run's {} epochs; best epoch {}", run.trainer.epochs, result.best_epoch);
 }
 
 void fit_despike_threshold(RunConfig& run, const PreparedData& data) {

@@ -27,7 +27,7 @@ if r["status"] == "early_stopped":  # stopped by patience: the best epoch is `pa
     assert r["epochs_run"] - r["best_epoch"] == t["patience"], r
 PY
 "$UNROLL" train --data wave.csv --column y --hidden 8 --history 8 --batch 32 --no-plot --epochs 3 --out fixed >fixed.txt
-grep -q "^stopped: --epochs 3 reached" fixed.txt || fail "fixed: $(tail -12 fixed.txt)"
+grep -q "^stopped: completed the run's 3 epochs" fixed.txt || fail "fixed: $(tail -12 fixed.txt)"
 /usr/bin/python3 -c "
 import json; r = json.load(open('fixed/report.json')); c = r['config']
 assert not c['auto_budget'] and not c['auto_history'] and c['choices'] == {} and r['epochs_run'] == 3 and c['trainer']['patience'] == 0"
