@@ -20,6 +20,8 @@ namespace {
 
 RunConfig run_config_from(const TrainOptions& o) {
   RunConfig r;
+  r.auto_budget = o.auto_budget;
+  r.auto_history = o.auto_history;
   DataConfig& d = r.data;
   d.dataset = o.data_file.empty() ? o.dataset : "csv";
   d.file = o.data_file;
@@ -92,17 +94,19 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   const int64_t decay = run.trainer.cosine_epochs();
   if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
     std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
-                             "(--decay-epochs {}), so {} will not change the weights (hint: start the run with "
-                             "--decay-epochs {})\n",
+                             "(its horizon, --decay-epochs {}) and continues at that final rate, so {} will not "
+                             "change the weights (hint: start the run with --epochs {})\n",
                              decay, decay,
                              run.trainer.epochs == decay + 1 ? fmt::format("epoch {}", decay + 1)
                                                              : fmt::format("epochs {}-{}", decay + 1, run.trainer.epochs),
                              run.trainer.epochs);
 
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
+  if (!resume_from) choose_history(run, data_dir);
   const LoadedData loaded = load_data(run.data, data_dir);
   const PreparedData& data = loaded.data;
   if (!resume_from) fit_despike_threshold(run, data);  // once; then part of the config and the checkpoint
+  if (!resume_from) fit_training_budget(run, data);
   Rng init_rng(run.trainer.seed);
   auto model = std::make_unique<ForecastModel>(run.model, init_rng);
   if (run.model.highway && !resume_from) {
@@ -127,6 +131,8 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                              run.trainer.loss == "huber" ? fmt::format("huber (delta {})", run.trainer.huber_delta)
                                                          : std::string("mse"),
                              run.trainer.epochs, steps_per_epoch, out_dir);
+    if (run.choices.contains("history")) std::cout << "inputs: " << run.choices["history"]["why"].get<std::string>() << "\n";
+    if (run.choices.contains("budget")) std::cout << "budget: " << run.choices["budget"]["why"].get<std::string>() << "\n";
     if (run.model.despike > 0)
       std::cout << fmt::format("robust inputs: spikes beyond {} robust standard deviations of the training split's one-step "
                                "changes ({:.6g} scaled) are replaced by their 3-point median (--despike 0 switches this off)\n",
@@ -169,7 +175,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     std::cerr << "unroll: " << result.message << "\n";
     return kExitFailedCheck;
   }
-  if (!o.quiet && result.status == TrainStatus::early_stopped) std::cout << result.message << "\n";
+  if (!o.quiet) std::cout << stop_reason(run, result) << "\n";
 
   // Evaluate the best validation state on the test split.
   if (const int code = stopped_after_training()) return code;
@@ -250,9 +256,11 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                   "median (isolated spikes; 0 = off; default 20 on magnet with history >= 3, else 0)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  sub->add_option("--history", o->history, "input steps per window")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--history", o->history, "input steps per window (CSV data without --history: the AR order with the best validation RMSE, clamped to [8, 32])")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--epochs", o->epochs, "total epochs (a resumed run counts from its start; magnet without --epochs and --decay-epochs: 16 with --decay-epochs 16)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "total epochs; also the cosine's horizon unless --decay-epochs is given (a resumed run counts from its start and keeps "
+                  "its horizon: beyond it training continues at the final learning rate). Default: magnet 16, nottem 200; CSV "
+                  "data: until the validation loss stops improving, capped at 20 epochs' steps (at least 4000, at most 20000)")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--lr", o->lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--loss", o->loss,
@@ -269,8 +277,9 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--clip", o->clip, "clip the global gradient norm to this (0 = off)")->capture_default_str();
   sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
   sub->add_option("--decay-epochs", o->decay_epochs,
-                  "cosine: epochs until the learning rate reaches 0 (then it stays there); fixed, not --epochs, so a "
-                  "resumed run with more --epochs is bit-identical to a straight one")
+                  "cosine: epochs until the learning rate reaches 0 (then it stays there); default: --epochs. Stored in "
+                  "the checkpoint: `--resume --epochs E2` beyond it continues at the final rate, bit-identical to a "
+                  "straight run with --epochs E2 and this --decay-epochs")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->add_option("--warmup", o->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();

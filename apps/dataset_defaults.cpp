@@ -1,6 +1,6 @@
 // What lives here: the per-dataset tuned defaults of `unroll train` (apps/train_options.h), each chosen on
 // the validation split (docs/training.md). They apply only to options not given on the command line and
-// never on --resume (the checkpoint's run configuration wins).
+// never on --resume (the checkpoint's run configuration wins). Also resolves the cosine's horizon.
 #include "apps/train_options.h"
 
 namespace unroll::cli {
@@ -15,11 +15,10 @@ TrainOptions with_dataset_defaults(const TrainOptions& o, const std::function<bo
       // chosen on validation at horizons 1, 4 and 16 (docs/training.md). CSV data and nottem: off unless asked.
       with_defaults.despike = 20;
     }
-    if (!given("--epochs") && !given("--decay-epochs")) {
-      // magnet's default run: 16 epochs with a 16-epoch cosine, better on validation than 8 at horizons 1, 4
-      // and 16 (with robust inputs; docs/training.md). An explicit --epochs keeps the 8-epoch cosine.
+    if (!given("--epochs")) {
+      // magnet's default run: 16 epochs (the cosine follows), better on validation than 8 at horizons 1, 4
+      // and 16 (with robust inputs; docs/training.md).
       with_defaults.epochs = 16;
-      with_defaults.decay_epochs = 16;
     }
   }
   if (o.data_file.empty() && o.dataset == "nottem") {
@@ -33,6 +32,13 @@ TrainOptions with_dataset_defaults(const TrainOptions& o, const std::function<bo
     if (!given("--batch")) with_defaults.batch = 16;
     if (!given("--patience")) with_defaults.patience = 40;
   }
+  // CSV data without --epochs: train until the validation loss stops improving, under a cap that scales
+  // with the data (resolved once the data is loaded). The built-in datasets keep their validated budgets.
+  if (!o.data_file.empty() && !given("--epochs")) with_defaults.auto_budget = true;
+  // CSV data without --history: the history is chosen on the validation split (apps/run_config.h).
+  if (!o.data_file.empty() && !given("--history")) with_defaults.auto_history = true;
+  // The cosine's horizon follows the run's epochs unless --decay-epochs says otherwise (issue 23).
+  if (!given("--decay-epochs")) with_defaults.decay_epochs = with_defaults.epochs;
   return with_defaults;
 }
 

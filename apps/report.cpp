@@ -15,19 +15,22 @@ nlohmann::json metrics_json(const Evaluation& e) {
           {"baselines", e.baselines.to_json()}};
 }
 
-std::string comparison_table(const Evaluation& e, const std::string& model_label, int64_t history) {
+std::string comparison_table(const Evaluation& e, const std::string& model_label, int64_t /*history*/) {
   std::ostringstream out;
-  auto row = [&](const std::string& name, double rmse, double mae) {
-    out << fmt::format("  {:<24} {:>10.5f} {:>10.5f}  {}\n", name, rmse, mae,
-                       name == model_label ? "" : (e.rmse < rmse ? "(model better)" : "(model NOT better)"));
-  };
-  out << fmt::format("  {:<24} {:>10} {:>10}\n", "test split (scaled)", "RMSE", "MAE");
-  row(model_label, e.rmse, e.mae);
-  row("persistence", e.baselines.persistence.rmse, e.baselines.persistence.mae);
-  row(fmt::format("AR({})", history), e.baselines.ar.rmse, e.baselines.ar.mae);
-  if (e.baselines.seasonal_naive)
-    row(fmt::format("seasonal-naive({})", e.baselines.seasonal_period), e.baselines.seasonal_naive->rmse,
-        e.baselines.seasonal_naive->mae);
+  out << fmt::format("  {:<26} {:>10} {:>10}\n", "test split (scaled)", "RMSE", "MAE");
+  out << fmt::format("  {:<26} {:>10.5f} {:>10.5f}\n", model_label, e.rmse, e.mae);
+  for (const BaselineScore& b : e.baselines.all()) {
+    if (b.score)
+      out << fmt::format("  {:<26} {:>10.5f} {:>10.5f}  {}{}\n", b.name, b.score->rmse, b.score->mae,
+                         e.rmse < b.score->rmse ? "(model better)" : "(model NOT better)",
+                         b.note.empty() ? "" : "  [" + b.note + "]");
+    else
+      out << fmt::format("  {:<26} {:>10} {:>10}  [{}]\n", b.name, "n/a", "n/a", b.note);
+  }
+  const BaselineScore best = e.baselines.best();
+  if (best.score)
+    out << fmt::format("  verdict: the model is {} than the best baseline, {} ({:.5f} vs {:.5f})\n",
+                       e.rmse < best.score->rmse ? "better" : "NOT better", best.name, e.rmse, best.score->rmse);
   return out.str();
 }
 

@@ -10,7 +10,8 @@ namespace unroll::cli {
 
 // {"test_rmse", "test_mae", "windows", "baselines": {...}} (scaled units, as in the paper).
 nlohmann::json metrics_json(const Evaluation& e);
-// The small table: model, persistence, AR(history) [, seasonal-naive] with RMSE and MAE.
+// The small table: model, persistence, AR(history), AR(p) chosen on validation, seasonal-naive (given or
+// detected period) with RMSE and MAE, each fit's note, and the verdict against the best baseline.
 std::string comparison_table(const Evaluation& e, const std::string& model_label, int64_t history);
 // index (series position of the target), prediction, target: original units.
 void write_forecast_csv(const std::string& path, const Evaluation& e, const Scaler& scaler);

@@ -3,7 +3,9 @@
 
 #include "examples/cifg_cell.h"
 
+#include <algorithm>
 #include <cmath>
+#include <fmt/ranges.h>
 #include <cstdlib>
 #include <filesystem>
 
@@ -79,19 +81,31 @@ void DataConfig::validate() const {
 }
 
 nlohmann::json RunConfig::to_json() const {
-  return {{"data", data.to_json()}, {"model", model.to_json()}, {"trainer", trainer.to_json()}};
+  return {{"data", data.to_json()},
+          {"model", model.to_json()},
+          {"trainer", trainer.to_json()},
+          {"auto_budget", auto_budget},
+          {"auto_history", auto_history},
+          {"choices", choices}};
 }
 
 RunConfig RunConfig::from_json(const nlohmann::json& j) {
   UNROLL_CHECK(j.is_object() && j.contains("data") && j.contains("model") && j.contains("trainer"), DataError,
                "run config: expected an object with data, model and trainer (hint: was the checkpoint written by "
                "`unroll train`?)");
-  const JsonFields f(j, "run config", {"data", "model", "trainer"});
+  const JsonFields f(j, "run config", {"data", "model", "trainer", "auto_budget", "auto_history", "choices"});
   RunConfig r;
   r.data = DataConfig::from_json(f.json()["data"]);
   r.model = ForecastModelConfig::from_json(f.json()["model"]);
   r.model.net.recurrent.cell = cell_name(r.model.net.recurrent.cell);  // a hand-written "gru-lbr" or "rnn"
   r.trainer = TrainerConfig::from_json(f.json()["trainer"]);
+  f.read("auto_budget", r.auto_budget);  // absent before issue 23: false
+  f.read("auto_history", r.auto_history);
+  if (f.has("choices")) {
+    UNROLL_CHECK(f.json()["choices"].is_object(), DataError, "run config: 'choices' must be an object, got {}",
+                 f.json()["choices"].dump().substr(0, 80));
+    r.choices = f.json()["choices"];
+  }
   r.validate();
   return r;
 }
@@ -127,6 +141,53 @@ LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& 
   } catch (const NumericError&) {
     return LinearAR::fit(series, train, 1e-8);
   }
+}
+
+void fit_training_budget(RunConfig& run, const PreparedData& data) {
+  if (!run.auto_budget) return;
+  const int64_t batch = run.trainer.batch_size;
+  const int64_t per_epoch = (data.train.size() + batch - 1) / batch;
+  const int64_t cap_steps = std::clamp<int64_t>(kBudgetEpochs * per_epoch, kMinBudgetSteps, kMaxBudgetSteps);
+  const int64_t epochs = std::max<int64_t>(1, (cap_steps + per_epoch - 1) / per_epoch);
+  run.trainer.epochs = epochs;
+  run.trainer.decay_epochs = epochs;
+  if (run.trainer.patience == 0) run.trainer.patience = std::max<int64_t>(10, epochs / 5);
+  run.choices["budget"] = {
+      {"epochs", epochs},
+      {"steps", epochs * per_epoch},
+      {"patience", run.trainer.patience},
+      {"why", fmt::format("no --epochs: a cap of {} epochs x {} steps ({} epochs' steps, at least {} and at most {}), "
+                          "the cosine over the cap, early stopping after {} epochs without a better validation loss",
+                          epochs, per_epoch, kBudgetEpochs, kMinBudgetSteps, kMaxBudgetSteps, run.trainer.patience)}};
+}
+
+void choose_history(RunConfig& run, const std::string& data_dir) {
+  if (!run.auto_history) return;
+  const LoadedData probe = load_data(run.data, data_dir);
+  const std::optional<OrderChoice> c = choose_ar_order(probe.data, kMaxAutoHistory);
+  const int64_t was = run.data.history;
+  if (!c) {
+    run.choices["history"] = {{"history", was}, {"why", fmt::format("no --history: kept {} (no validation split to choose on)", was)}};
+    return;
+  }
+  const int64_t h = std::clamp(c->order, kMinAutoHistory, kMaxAutoHistory);
+  run.data.history = run.model.history = h;
+  run.choices["history"] = {
+      {"history", h},
+      {"ar_order", c->order},
+      {"ar_validation_rmse", c->validation_rmse},
+      {"why", fmt::format("no --history: {}, from AR({}), the best validation RMSE of AR orders {} (clamped to [{}, {}])",
+                          h, c->order, fmt::join(c->tried, ", "), kMinAutoHistory, kMaxAutoHistory)}};
+}
+
+std::string stop_reason(const RunConfig& run, const TrainResult& result) {
+  if (result.status == TrainStatus::early_stopped)
+    return fmt::format("stopped: {}; the report uses the best epoch's weights (best.h5)", result.message);
+  if (run.choices.contains("budget") && run.choices["budget"].value("epochs", int64_t{-1}) == run.trainer.epochs)
+    return fmt::format("stopped: reached the budget cap of {} epochs ({} steps; it scales with the data, --epochs sets "
+                       "it); best epoch {}",
+                       run.trainer.epochs, result.global_step, result.best_epoch);
+  return fmt::format("stopped: completed the run's {} epochs; best epoch {}", run.trainer.epochs, result.best_epoch);
 }
 
 void fit_despike_threshold(RunConfig& run, const PreparedData& data) {

@@ -39,6 +39,12 @@ struct RunConfig {
   DataConfig data;
   ForecastModelConfig model;  // model.history is kept equal to data.history
   TrainerConfig trainer;
+  // No --epochs on CSV data: the budget is chosen from the data when the run starts (fit_training_budget).
+  bool auto_budget = false;
+  // No --history on CSV data: the history is chosen on the validation split (choose_history).
+  bool auto_history = false;
+  // What was chosen from the data when the run started, and why ({"budget": {...}}); in report.json.
+  nlohmann::json choices = nlohmann::json::object();
 
   nlohmann::json to_json() const;
   static RunConfig from_json(const nlohmann::json& j);
@@ -50,6 +56,23 @@ std::string model_label(const ForecastModelConfig& m);
 
 // The least-squares AR a highway starts from; a tiny ridge (1e-8) when the windows are collinear.
 LinearAR fit_ar_for_highway(const std::vector<double>& series, const WindowSet& train);
+
+// The budget of a run without --epochs (run.auto_budget): a cap of 20 epochs' steps, at least
+// kMinBudgetSteps and at most kMaxBudgetSteps (so it scales with the data), as whole epochs; the cosine
+// follows the cap; early stopping after max(10, cap / 5) epochs without a better validation loss (unless
+// --patience is given), evaluating the best weights (best.h5). Recorded in run.choices["budget"]. Called
+// once when a run starts.
+inline constexpr int64_t kBudgetEpochs = 20, kMinBudgetSteps = 4000, kMaxBudgetSteps = 20000;
+void fit_training_budget(RunConfig& run, const PreparedData& data);
+// The history of a run without --history (run.auto_history): the AR order with the best validation RMSE
+// (train/baselines.h choose_ar_order, on the data windowed with the current history), clamped to
+// [kMinAutoHistory, kMaxAutoHistory] (the network can ignore lags it has, not use ones it lacks; the cap
+// bounds the time per step). Sets run.data.history and run.model.history, records run.choices["history"].
+// Called once when a run starts, before its data is loaded.
+inline constexpr int64_t kMinAutoHistory = 8, kMaxAutoHistory = 32;
+void choose_history(RunConfig& run, const std::string& data_dir);
+// One line saying why training stopped: the early stop, the budget cap, or --epochs.
+std::string stop_reason(const RunConfig& run, const TrainResult& result);
 
 // Robust inputs (Note [Robust inputs] in train/forecast_model.h): sets run.model.despike to
 // despike_sigmas x robust_step_std of the training split of `data` (0 when despike_sigmas is 0). Called

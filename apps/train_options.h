@@ -26,19 +26,24 @@ struct TrainOptions {
   double despike = 0;  // robust inputs, in robust standard deviations of one-step changes (0 = off; magnet: 20)
   std::string loss = "mse";
   double huber_delta = 0.02;
-  // cosine over a fixed --decay-epochs (not --epochs): the schedule is a function of the step alone, so
-  // --resume with more --epochs stays exact. Chosen on validation RMSE (docs/training.md).
+  // The cosine's horizon: 0 = follow --epochs (with_dataset_defaults resolves it, so the run config and
+  // the checkpoint store it); --resume with more --epochs continues at the final rate (docs/training.md).
   std::string optimizer = "adam", schedule = "cosine";
-  int64_t decay_epochs = 8;
+  int64_t decay_epochs = 0;
   uint64_t seed = 1;
   int keep_last = 0;
   // run
   std::string out = "runs/latest", resume;
   bool detect_anomaly = false, quiet = false, no_plot = false;
+  // Set by with_dataset_defaults for CSV data without --epochs: the budget follows the data
+  // (apps/run_config.h fit_training_budget).
+  bool auto_budget = false;
+  bool auto_history = false;  // CSV data without --history: chosen on validation (choose_history)
 };
 
 // o with the tuned defaults of its built-in dataset (magnet, nottem) for every option `given` says the
-// user did not set (given("--epochs") is true when --epochs was on the command line). CSV data: o as is.
+// user did not set (given("--epochs") is true when --epochs was on the command line), and the cosine's
+// horizon resolved: --decay-epochs when given, else the run's epochs.
 TrainOptions with_dataset_defaults(const TrainOptions& o, const std::function<bool(const char* flag)>& given);
 
 }  // namespace unroll::cli

@@ -16,6 +16,7 @@
 #include "io/csv.h"
 #include "io/datasets.h"
 #include "train/baselines.h"
+#include "train/metrics.h"
 
 using namespace unroll;
 
@@ -317,6 +318,93 @@ TEST_CASE("baselines: persistence and seasonal-naive by hand, AR is the least-sq
                        "linear AR: the model has 3 weights but the windows have history 4 (hint: fit on windows of the "
                        "same history)",
                        UsageError);
+}
+
+TEST_CASE("baselines never fail: ridge on singular fits, shorter AR on few windows, n/a with a reason") {
+  // A sine rounded to 6 digits, a ramp and a 12-periodic signal make the least-squares normal equations of
+  // AR(16) singular (each value is a fixed linear combination of the previous ones).
+  std::vector<std::vector<double>> clean(3, std::vector<double>(400));
+  const int pattern[12] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};
+  for (size_t i = 0; i < 400; ++i) {
+    clean[0][i] = std::round(std::sin(static_cast<double>(i) / 5.0) * 1e6) / 1e6;
+    clean[1][i] = 0.5 * static_cast<double>(i);
+    clean[2][i] = pattern[i % 12];
+  }
+  const WindowSet w = make_windows(400, {0, 300}, {16, 1}), later = make_windows(400, {300, 400}, {16, 1});
+  for (const auto& x : clean) {
+    CHECK_THROWS_AS(LinearAR::fit(x, w), NumericError);
+    const ARFit f = fit_ar_robust(x, w, 16);
+    REQUIRE(f.model.has_value());
+    CHECK(f.model->order() == 16);
+    CHECK(f.note.find("ridge 1e-06") != std::string::npos);
+    // The regularised fit still forecasts the clean series closely (1 % of its range).
+    const double range = *std::max_element(x.begin(), x.end()) - *std::min_element(x.begin(), x.end());
+    CHECK(rmse(f.model->predict_lags(x, later), window_targets(x, later)) < 0.01 * range);
+  }
+  // Well-posed data: plain least squares, no note, the same weights as LinearAR::fit.
+  Rng rng(3);
+  std::vector<double> noisy(400);
+  for (double& v : noisy) v = rng.normal();
+  const WindowSet w8 = make_windows(400, {0, 300}, {8, 1});
+  const ARFit plain = fit_ar_robust(noisy, w8, 8);
+  CHECK(plain.note.empty());
+  CHECK(plain.model->weights == LinearAR::fit(noisy, w8).weights);
+  // 4 windows of history 8: AR(2) (at least order + 2 windows), said in the note; 1 window: n/a.
+  const ARFit shorter = fit_ar_robust(noisy, make_windows(400, {8, 12}, {8, 1}), 8);
+  REQUIRE(shorter.model.has_value());
+  CHECK(shorter.model->order() == 2);
+  CHECK(shorter.note == "AR(2) instead of AR(8): only 4 windows to fit");
+  const ARFit none = fit_ar_robust(noisy, make_windows(400, {8, 9}, {8, 1}), 8);
+  CHECK(!none.model.has_value());
+  CHECK(none.note == "n/a: 1 window is too few to fit even AR(1)");
+
+  // evaluate_baselines on the clean sine: every baseline scores, the report names the fallback.
+  SplitSpec split;
+  const PreparedData d = prepare_data(Series{"y", clean[0]}, split, WindowSpec{16, 1}, ScalerKind::min_max);
+  const BaselineReport r = evaluate_baselines(d, d.test);
+  CHECK(std::isfinite(r.ar.rmse));
+  CHECK(r.ar_note.find("ridge") != std::string::npos);
+  CHECK(r.to_json().at("ar_note").get<std::string>() == r.ar_note);
+}
+
+TEST_CASE("baselines: period detection on the training split, AR order chosen on validation, best of all") {
+  const BuiltinDataset nottem = load_builtin_dataset("nottem", UNROLL_SOURCE_DIR);
+  const PreparedData b = prepare_data(nottem.series, nottem.split, WindowSpec{16, 1}, ScalerKind::min_max);
+  CHECK(detect_period(b.scaled, b.split.train) == 12);
+  std::vector<double> sine(600);
+  for (size_t i = 0; i < sine.size(); ++i) sine[i] = std::sin(2 * 3.141592653589793 * static_cast<double>(i) / 24.0);
+  CHECK(detect_period(sine, {0, 600}) == 24);
+  Rng rng(5);
+  std::vector<double> noise(600);
+  for (double& v : noise) v = rng.normal();
+  CHECK(detect_period(noise, {0, 600}) == 0);
+  CHECK(detect_period(noise, {0, 8}) == 0);  // too short to tell
+
+  // No period given: detected on 1920-1933 (the training split), not taken from the test split.
+  const BaselineReport r = evaluate_baselines(b, b.test);
+  CHECK(r.seasonal_period == 12);
+  CHECK(r.period_source == "detected on the training split");
+  const BaselineReport given = evaluate_baselines(b, b.test, 12);
+  CHECK(given.period_source == "given");
+  CHECK(given.seasonal_naive->rmse == r.seasonal_naive->rmse);
+  // AR(p): chosen by validation RMSE of fits on the training windows; scoring it on another window set
+  // (here the validation split itself) does not change the choice.
+  CHECK(r.ar_selected_order >= 1);
+  CHECK(evaluate_baselines(b, b.validation).ar_selected_order == r.ar_selected_order);
+  CHECK(r.ar_selected_note.find("best validation RMSE of 1, 2, 3") != std::string::npos);
+  // The best baseline is the one with the lowest RMSE of all of them.
+  const BaselineScore best = r.best();
+  REQUIRE(best.score.has_value());
+  for (const BaselineScore& s : r.all())
+    if (s.score) CHECK(best.score->rmse <= s.score->rmse);
+  CHECK(r.to_json().at("best").at("name").get<std::string>() == best.name);
+  // Without a validation split there is nothing to choose on: no AR(p) row.
+  SplitSpec plain;
+  plain.train = Range{0, 192};
+  plain.test = Range{192, 240};
+  plain.validation_fraction = 0;
+  const PreparedData d = prepare_data(nottem.series, plain, WindowSpec{16, 1}, ScalerKind::min_max);
+  CHECK(evaluate_baselines(d, d.test).ar_selected_order == 0);
 }
 
 TEST_CASE("metrics: rmse and mae") {

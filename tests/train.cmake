@@ -19,3 +19,13 @@ if(TARGET unroll_cli)
   target_link_libraries(unroll_cli_tests PRIVATE unroll_cli doctest::doctest)
   doctest_discover_tests(unroll_cli_tests)
 endif()
+
+# tools/unroll_to_torch.py on a trained forecaster, one test per cell kind (tests/torch_export/export.sh).
+if(TARGET unroll_cmd)
+  foreach(cell IN ITEMS rnn_tanh rnn_relu lstm gru gru_lbr)
+    add_test(NAME torch_export_${cell}
+      COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/torch_export/export.sh $<TARGET_FILE:unroll_cmd>
+              ${PROJECT_BINARY_DIR}/torch_export/${cell} ${PROJECT_SOURCE_DIR} ${cell})
+    set_tests_properties(torch_export_${cell} PROPERTIES LABELS e2e TIMEOUT 300)
+  endforeach()
+endif()

@@ -19,7 +19,7 @@ assert r["config"]["model"]["net"]["recurrent"]["cell"] == "lstm" and r["config"
 assert math.isfinite(r["test_rmse"]) and r["test_rmse"] > 0
 v = r["validation"]  # the split settings are chosen on, with its own baselines
 assert v["windows"] == r["data"]["windows"]["validation"] and math.isfinite(v["rmse"]) and "ar_rmse" in v["baselines"]
-assert r["config"]["trainer"]["schedule"]["kind"] == "cosine" and r["config"]["trainer"]["decay_epochs"] == 8
+assert r["config"]["trainer"]["schedule"]["kind"] == "cosine" and r["config"]["trainer"]["decay_epochs"] == 2  # follows --epochs
 assert r["config"]["trainer"]["loss"] == "mse"
 print("report.json ok")
 PY
