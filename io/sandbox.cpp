@@ -16,13 +16,16 @@
 //    thread is inside HDF5 at that instant. Forking a helper before any threads exist was rejected: the
 //    library has no "before threads" moment (oneDNN may be used before the first load), and a
 //    long-lived helper is one more process to manage.
-//  - Limits (child only): RLIMIT_AS = what it inherited + the budget (skipped under AddressSanitizer,
-//    whose shadow mappings need terabytes of address space; the CPU limit, the wall timeout and the rest
-//    still apply there), RLIMIT_CPU, RLIMIT_FSIZE 0 (no file writes), RLIMIT_NOFILE 0 (no new files,
-//    sockets or dlopen'ed HDF5 plugins), RLIMIT_CORE 0, stdin/stdout/stderr on /dev/null, crash signals
+//  - Limits (child only): RLIMIT_AS = what it inherited + the budget, RLIMIT_CPU, RLIMIT_FSIZE 0 (no file
+//    writes), RLIMIT_NOFILE 0 (no new files, sockets or dlopen'ed HDF5 plugins; inherited descriptors
+//    but the answer pipe are closed), RLIMIT_CORE 0, stdin/stdout/stderr on /dev/null, crash signals
 //    at their default action (no inherited handler runs on a crash), SIGINT/SIGTERM/SIGHUP/SIGQUIT
 //    ignored (a Ctrl-C in the terminal is the parent's business), PR_SET_PDEATHSIG so it dies with the
 //    parent. The child ends with _exit (no atexit handlers, no double flush of inherited stdio buffers).
+//    Under AddressSanitizer (the UNROLL_SANITIZE and fuzz builds, which add UBSan) RLIMIT_AS is not set
+//    (the shadow mappings need terabytes of address space) and RLIMIT_NOFILE is 16, not 0 (UBSan's vptr
+//    check tests memory by writing it to a pipe; without one every virtual call looks invalid); the CPU
+//    limit, the wall deadline and the rest hold there too.
 //  - What it does not do: it is not a security boundary against code execution (no seccomp filter, no
 //    namespaces): a crafted file that turns an HDF5 bug into running code in the child could still use
 //    the child's permissions (read files, connect to the network); it can only *answer* the parent
@@ -144,10 +147,9 @@ void close_all_from(int first, int keep) {
   // A parent started with stdin/stdout/stderr closed may have got the pipe or /dev/null as 0..2.
   if (answer_fd < 3) answer_fd = ::fcntl(answer_fd, F_DUPFD_CLOEXEC, 3);
   if (devnull_fd >= 0 && devnull_fd < 3) devnull_fd = ::fcntl(devnull_fd, F_DUPFD_CLOEXEC, 3);
-  if (devnull_fd >= 0) {
-    ::dup2(devnull_fd, STDIN_FILENO);
-    ::dup2(devnull_fd, STDOUT_FILENO);
-    ::dup2(devnull_fd, STDERR_FILENO);
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+    if (devnull_fd >= 0) ::dup2(devnull_fd, fd);
+    else ::close(fd);
   }
   // Every other inherited descriptor goes: the parent's files and sockets, and the answer pipes of other
   // threads' sandboxes (held open here, they would delay those parents' end-of-answer).
@@ -157,7 +159,8 @@ void close_all_from(int first, int keep) {
   set_limit(RLIMIT_CPU, cpu, cpu + 1);
   set_limit(RLIMIT_CORE, 0, 0);
   set_limit(RLIMIT_FSIZE, 0, 0);
-  set_limit(RLIMIT_NOFILE, 0, 0);
+  const rlim_t files = UNROLL_SANDBOX_ASAN ? 16 : 0;  // the sanitizers probe memory through a pipe of their own
+  set_limit(RLIMIT_NOFILE, files, files);
   if (address_space > 0) set_limit(RLIMIT_AS, address_space, address_space);
 
   std::string answer;

@@ -23,6 +23,25 @@ std::string scratch_path() {
 }
 }  // namespace
 
+// Before fuzzing: a valid checkpoint must load through the sandbox in this build (with its sanitizers);
+// otherwise every input would be refused for the wrong reason and the run would prove nothing.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const std::string path = scratch_path();
+  unroll::Checkpoint c;
+  c.model_config = {{"kind", "self-check"}};
+  c.params.emplace_back("w", unroll::Tensor::zeros({2, 3}, unroll::DType::f32));
+  try {
+    unroll::save_checkpoint(path, c);
+    const unroll::Checkpoint loaded = unroll::load_checkpoint(path);
+    if (loaded.params.size() != 1) throw unroll::Error("the self-check checkpoint lost its parameter");
+  } catch (const unroll::Error& e) {
+    std::fprintf(stderr, "fuzz_checkpoint_sandboxed: a valid checkpoint does not load: %s\n", e.what());
+    std::abort();
+  }
+  std::remove(path.c_str());
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = scratch_path();
   if (size < unroll::checkpoint_detail::kHeaderBytes) return 0;
