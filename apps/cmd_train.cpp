@@ -226,7 +226,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   auto* data_opt = sub->add_option("--data", o->data_file, "a CSV file with a header (instead of --dataset)");
   sub->add_option("--column", o->column, "the CSV column to forecast")->needs(data_opt);
   data_opt->excludes("--dataset");
-  sub->add_option("--data-dir", o->data_dir, "where nottem.csv is (default: $UNROLL_DATA_DIR or the source data/)");
+  sub->add_option("--data-dir", o->data_dir, "where nottem.csv is (default: $UNROLL_DATA_DIR, the installed share/unroll or the source data/)");
   sub->add_option("--length", o->length, "magnet: number of samples (default: the generator's 30000)");
   sub->add_option("--noise", o->noise, "magnet: white-noise standard deviation in volts");
   sub->add_option("--data-seed", o->data_seed, "magnet: generator seed")->capture_default_str();

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <iostream>
 
+#include "apps/cli_docs.h"
 #include "graph/check.h"
+#include "graph/version.h"
 
 namespace unroll::cli {
 
@@ -16,8 +18,17 @@ const std::vector<CommandRegistration> kCommandRegistrations = {
 
 Cli::Cli() {
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(UNROLL_VERSION));
+  app.set_version_flag("--version", "unroll " UNROLL_VERSION);
   for (auto reg : kCommandRegistrations) reg(app, table);
+  // apps/cli_docs.h, from the options registered above; --bash-completion is hidden (no group).
+  app.add_flag_callback("--help-all", [this] {
+       std::cout << help_all(app);
+       throw CLI::Success();
+     }, "Print this help and every subcommand's, then exit");
+  app.add_flag_callback("--bash-completion", [this] {
+       std::cout << bash_completion(app);
+       throw CLI::Success();
+     })->group("");
 }
 
 CommandEntry* Cli::chosen() {
@@ -51,6 +62,12 @@ int run_main(int argc, const char* const* argv) {
     return cli.app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return cli.app.exit(e);
+  } catch (const CLI::Success&) {  // --help-all, --bash-completion: printed; did it reach the output?
+    if (!std::cout.flush()) {
+      std::cerr << "unroll: cannot write to standard output\n";
+      return kExitBadInput;
+    }
+    return kExitOk;
   } catch (const CLI::ParseError& e) {
     std::cerr << "unroll: " << one_line(e.what()) << " (see unroll --help)\n";
     return kExitBadInput;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "graph/check.h"
 #include "graph/json_fields.h"
@@ -142,6 +143,12 @@ std::string cell_name(const std::string& model) {
 
 std::string default_data_dir() {
   if (const char* env = std::getenv("UNROLL_DATA_DIR"); env != nullptr && *env != '\0') return env;
+#ifdef UNROLL_INSTALLED_DATA_DIR  // relative to the installed command's folder: bin/../share/unroll
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path installed = exe.parent_path() / UNROLL_INSTALLED_DATA_DIR;
+  if (!ec && std::filesystem::exists(installed / "nottem.csv", ec)) return installed.lexically_normal().string();
+#endif
 #ifdef UNROLL_DEFAULT_DATA_DIR
   return UNROLL_DEFAULT_DATA_DIR;
 #else

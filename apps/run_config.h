@@ -64,7 +64,8 @@ void fit_despike_threshold(RunConfig& run, const PreparedData& data);
 const CellRegistry& cli_cells();
 std::string cell_name(const std::string& model);
 
-// Where nottem.csv is looked for: $UNROLL_DATA_DIR, else the source tree's data/.
+// Where nottem.csv is looked for: $UNROLL_DATA_DIR, else share/unroll beside an installed command, else
+// the source tree's data/.
 std::string default_data_dir();
 
 struct LoadedData {

@@ -10,38 +10,41 @@
 
 namespace unroll {
 
+/// Tolerances and sampling of gradcheck().
 struct GradcheckOptions {
-  double atol = 1e-6;  // an entry fails when |analytic - numeric| > atol + rtol * |numeric|
+  double atol = 1e-6;  ///< an entry fails when |analytic - numeric| > atol + rtol * |numeric|
   double rtol = 1e-4;
-  double step = 0;  // 0: cbrt(machine epsilon of the dtype) * max(1, |x|)
-  int64_t max_jacobian_entries = 200000;  // above (outputs x inputs): random directional derivatives
+  double step = 0;  ///< 0: cbrt(machine epsilon of the dtype) * max(1, |x|)
+  int64_t max_jacobian_entries = 200000;  ///< above (outputs x inputs): random directional derivatives
   int directions = 6;
   uint64_t seed = 20261126;
-  std::vector<std::string> input_names;  // names for the tensor inputs ("input 0", ... by default)
-  bool warn = true;                      // print a warning to stderr for float32 inputs
+  std::vector<std::string> input_names;  ///< names for the tensor inputs ("input 0", ... by default)
+  bool warn = true;                      ///< print a warning to stderr for float32 inputs
 };
 
+/// One compared gradient entry (the worst one per input is reported).
 struct GradcheckEntry {
-  std::string input;      // input or parameter name
-  int64_t index = -1;     // flat index into it (a direction number in directional mode)
-  int64_t output = -1;    // flat output index (-1 in directional mode)
+  std::string input;      ///< input or parameter name
+  int64_t index = -1;     ///< flat index into it (a direction number in directional mode)
+  int64_t output = -1;    ///< flat output index (-1 in directional mode)
   double analytic = 0, numeric = 0, abs_error = 0, rel_error = 0;
-  double badness = 0;     // abs_error / (atol + rtol * |numeric|); > 1 fails
+  double badness = 0;     ///< abs_error / (atol + rtol * |numeric|); > 1 fails
 };
 
+/// gradcheck()'s verdict: ok, the worst entries, warnings; summary() is one line.
 struct GradcheckReport {
   bool ok = true;
   bool directional = false;
   int64_t entries_checked = 0;
-  GradcheckEntry worst;                     // over everything
-  std::vector<GradcheckEntry> worst_per_input;  // inputs first, then parameters
+  GradcheckEntry worst;                     ///< over everything
+  std::vector<GradcheckEntry> worst_per_input;  ///< inputs first, then parameters
   std::vector<std::string> warnings;
-  std::string summary() const;              // one line: PASSED/FAILED with the worst entry
+  std::string summary() const;              ///< one line: PASSED/FAILED with the worst entry
 };
 
-// f records a computation on `tape` from `inputs` (leaf vars for the given tensors, requiring grad) and
-// any of `params` (via tape.param); it must be deterministic. Inputs are copied; parameters are perturbed
-// in place and restored.
+/// f records a computation on `tape` from `inputs` (leaf vars for the given tensors, requiring grad) and
+/// any of `params` (via tape.param); it must be deterministic. Inputs are copied; parameters are perturbed
+/// in place and restored.
 using GradcheckFn = std::function<Var(Tape& tape, const std::vector<Var>& inputs)>;
 GradcheckReport gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs,
                           const std::vector<Parameter*>& params = {}, const GradcheckOptions& options = {});

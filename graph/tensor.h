@@ -12,17 +12,18 @@
 
 namespace unroll {
 
+/// A dense float32 or float64 array with a shape; owning, or a view into memory it does not own.
 class Tensor {
  public:
   static constexpr size_t kAlignment = 64;
 
   Tensor() = default;
-  static Tensor empty(const Shape& shape, DType dtype);  // owning, uninitialised
-  static Tensor zeros(const Shape& shape, DType dtype);  // owning, zero-filled
+  static Tensor empty(const Shape& shape, DType dtype);  ///< owning, uninitialised
+  static Tensor zeros(const Shape& shape, DType dtype);  ///< owning, zero-filled
   static Tensor full(const Shape& shape, DType dtype, double value);
   static Tensor from_values(const std::vector<double>& values, const Shape& shape, DType dtype);
   static Tensor scalar(double value, DType dtype) { return from_values({value}, Shape{}, dtype); }
-  static Tensor view(void* data, const Shape& shape, DType dtype);  // non-owning
+  static Tensor view(void* data, const Shape& shape, DType dtype);  ///< non-owning
 
   bool defined() const { return data_ != nullptr || shape_.numel() == 0; }
   bool owns_storage() const { return owner_ != nullptr; }
@@ -45,22 +46,22 @@ class Tensor {
     return std::is_same_v<T, float> ? DType::f32 : DType::f64;
   }
 
-  // Element access as double (flat row-major index); convenient, not fast.
+  /// Element access as double (flat row-major index); convenient, not fast.
   double at(int64_t flat_index) const;
   void set(int64_t flat_index, double value);
-  double item() const;  // rank-0 or one-element tensors
+  double item() const;  ///< rank-0 or one-element tensors
   std::vector<double> to_vector() const;
 
-  Tensor clone() const;           // owning deep copy
-  Tensor to(DType dtype) const;   // owning copy converted to dtype
-  Tensor reshaped(const Shape& shape) const;  // same storage, new shape (numel must match)
-  // Same storage: entries [start, start + length) along axis 0 (rank >= 1). 64-byte aligned only when
-  // start * (bytes per axis-0 entry) is a multiple of 64: callers that promise alignment check that.
+  Tensor clone() const;           ///< owning deep copy
+  Tensor to(DType dtype) const;   ///< owning copy converted to dtype
+  Tensor reshaped(const Shape& shape) const;  ///< same storage, new shape (numel must match)
+  /// Same storage: entries [start, start + length) along axis 0 (rank >= 1). 64-byte aligned only when
+  /// start * (bytes per axis-0 entry) is a multiple of 64: callers that promise alignment check that.
   Tensor leading(int64_t start, int64_t length) const;
   void fill(double value);
-  void copy_from(const Tensor& src);  // same shape; converts dtype if needed
+  void copy_from(const Tensor& src);  ///< same shape; converts dtype if needed
   bool all_finite() const;
-  bool bit_equal(const Tensor& other) const;  // same dtype, shape and bytes
+  bool bit_equal(const Tensor& other) const;  ///< same dtype, shape and bytes
 
  private:
   std::shared_ptr<void> owner_;
@@ -69,7 +70,7 @@ class Tensor {
   DType dtype_ = DType::f32;
 };
 
-// Runs fn.template operator()<T>() with T = float or double per dtype.
+/// Runs `fn.template operator()<T>()` with T = float or double per dtype.
 template <class Fn>
 decltype(auto) dispatch_dtype(DType dtype, Fn&& fn) {
   if (dtype == DType::f32) return fn.template operator()<float>();

@@ -22,10 +22,6 @@
 #include "io/checkpoint_file.h"
 #include "models/module.h"
 
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "unknown"
-#endif
-
 namespace unroll {
 
 using nlohmann::json;

@@ -19,10 +19,6 @@
 #include "io/checkpoint.h"
 #include "io/checkpoint_file.h"
 
-#ifndef UNROLL_VERSION
-#define UNROLL_VERSION "unknown"
-#endif
-
 namespace unroll {
 
 using nlohmann::json;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What lives here: the one idempotent setup step. Installs the Debian 12 packages unroll needs
-# (build, tests, interop tools, plots) when any is missing. Used by the README commands and .ci/run.
+# (build, tests, interop tools, plots, API docs, man page, the .deb) when any is missing. Used by the README commands and .ci/run.
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
@@ -8,6 +8,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev gnuplot-nox
   python3-torch python3-h5py python3-numpy libopenblas0-openmp
   clang libclang-rt-14-dev
+  doxygen help2man dpkg-dev file bash-completion
 )
 missing=()
 for p in "${packages[@]}"; do
