@@ -27,9 +27,9 @@
 //    check tests memory by writing it to a pipe; without one every virtual call looks invalid); the CPU
 //    limit, the wall deadline and the rest hold there too.
 //  - What it does not do: it is not a security boundary against code execution (no seccomp filter, no
-//    namespaces): a crafted file that turns an HDF5 bug into running code in the child could still use
-//    the child's permissions (read files, connect to the network); it can only *answer* the parent
-//    through one pipe, and the parent still parses and validates everything itself.
+//    namespaces): a crafted file that turns an HDF5 bug into running code in the child could still
+//    execve other programs with the user's permissions and, as root, raise its own limits; towards the
+//    parent it can only *answer* through one pipe, and the parent still parses and validates itself.
 #include "io/sandbox.h"
 
 #include <fcntl.h>
