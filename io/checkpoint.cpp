@@ -1,7 +1,7 @@
 // What lives here: the checkpoint load path of io/checkpoint.h: the 512-byte unroll header in the HDF5
 // user block checked (whole-file CRC-32) before HDF5 parses a byte, HDF5 items -> Checkpoint with every
-// validation of Note [Checkpoints never lie], and copying parameters into a Module by path. Saving:
-// io/checkpoint_save.cpp.
+// validation of Note [Checkpoints never lie] (first in a sandboxed child: Note [Sandboxed load] in
+// io/sandbox.cpp), and copying parameters into a Module by path. Saving: io/checkpoint_save.cpp.
 #include "io/checkpoint.h"
 
 #include <dirent.h>
@@ -138,9 +138,11 @@ json parse_json(const std::string& path, const Item& it) {
 // file -> items -> Checkpoint
 // ============================================================================================
 
-Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) {
-  const std::vector<unsigned char> bytes = read_file(path);
-  verify_header(path, bytes);
+namespace {
+
+// HDF5 parse of the checked bytes and every validation; `payload_checksum` receives the verified checksum.
+Checkpoint checkpoint_from_image(const std::string& path, const std::vector<unsigned char>& bytes,
+                                 const LoadOptions& options, std::string& payload_checksum) {
   const std::vector<Item> items = h5::read_items_from_image(path, bytes.data(), bytes.size());
 
   // Root attributes first: format, version, checksum.
@@ -166,6 +168,7 @@ Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) 
   UNROLL_CHECK(expect(path, *checksum, ItemType::str, {}).str == computed, IoError,
                "{}: payload checksum mismatch: the contents give {} but the file records {} (hint: the file was "
                "edited without updating its checksum)", ctx(path), computed, checksum->str);
+  payload_checksum = computed;
 
   Checkpoint c;
   c.source = path;
@@ -229,6 +232,83 @@ Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) 
     }
   }
   UNROLL_CHECK(has_config, IoError, "{}: /model/config is missing", ctx(path));
+  return c;
+}
+
+sandbox::Limits sandbox_limits(const LoadOptions& options, size_t file_bytes) {
+  const double mb = static_cast<double>(file_bytes) / 1e6;
+  sandbox::Limits limits;
+  limits.cpu_seconds = options.sandbox_cpu_seconds > 0 ? options.sandbox_cpu_seconds : 10 + mb / 50;
+  limits.wall_seconds = options.sandbox_wall_seconds > 0 ? options.sandbox_wall_seconds : 60 + mb / 10;
+  limits.memory_bytes = options.sandbox_memory_bytes > 0 ? options.sandbox_memory_bytes : (size_t{1} << 30) + 8 * file_bytes;
+  return limits;
+}
+
+// Runs checkpoint_from_image in a sandboxed child (Note [Sandboxed load] in io/sandbox.cpp); returns the
+// payload checksum it verified, or throws: the child's own error, or "...; refused" for every other end.
+std::string check_in_sandbox(const std::string& path, const std::vector<unsigned char>& bytes,
+                             const LoadOptions& options) {
+  const sandbox::Limits limits = sandbox_limits(options, bytes.size());
+  const auto fault = options.test_hooks ? options.test_hooks->child_fault : sandbox::TestFault::none;
+  const sandbox::Result r = sandbox::run([&] {
+    std::string checksum;
+    checkpoint_from_image(path, bytes, options, checksum);
+    return checksum;
+  }, limits, fault);
+  const char* hint = "(hint: the file passes its CRC, so it was made this way: it was crafted or written by a "
+                     "broken tool; nothing was loaded)";
+  switch (r.outcome) {
+    case sandbox::Outcome::ok:
+      return r.text;
+    case sandbox::Outcome::error:
+      sandbox::rethrow(r);
+    case sandbox::Outcome::crashed:
+      throw IoError(fmt::format("{}: the file crashed the HDF5 reader (signal {}, {}) in the sandboxed check; refused "
+                                "{}", ctx(path), r.signal, sandbox::signal_name(r.signal), hint));
+    case sandbox::Outcome::cpu_limit:
+      throw IoError(fmt::format("{}: reading the file used more than {:g} s of CPU time in the sandboxed check; "
+                                "refused {}", ctx(path), limits.cpu_seconds, hint));
+    case sandbox::Outcome::memory_limit:
+      throw IoError(fmt::format("{}: reading the file needed more than {} MB of memory in the sandboxed check; "
+                                "refused {}", ctx(path), limits.memory_bytes >> 20, hint));
+    case sandbox::Outcome::timed_out:
+      throw IoError(fmt::format("{}: the HDF5 reader did not finish within {:g} s in the sandboxed check (it hung); "
+                                "refused {}", ctx(path), limits.wall_seconds, hint));
+    case sandbox::Outcome::bad_exit:
+      throw IoError(fmt::format("{}: the sandboxed check ended without an answer (exit status {}); refused {}",
+                                ctx(path), r.exit_status, hint));
+    case sandbox::Outcome::not_started:
+      break;
+  }
+  throw IoError(fmt::format("{}: cannot start the sandboxed check of the file: {} (hint: the process or memory "
+                            "limit of this user is reached; try again)", ctx(path), r.text));
+}
+
+}  // namespace
+
+void checkpoint_detail::restamp_header(std::vector<unsigned char>& file) {
+  UNROLL_CHECK(file.size() >= kHeaderBytes, UsageError, "restamp_header: the image has {} bytes, fewer than the "
+               "{}-byte header", file.size(), kHeaderBytes);
+  unsigned char* h = file.data();
+  std::memset(h, 0, kHeaderBytes);
+  std::memcpy(h, kMagic, 8);
+  put_u32(h + 8, kHeaderLayout);
+  put_u32(h + 12, h5::crc32(h + kHeaderBytes, file.size() - kHeaderBytes));
+  put_u64(h + 16, file.size());
+  put_u32(h + 24, h5::crc32(h, 24));
+}
+
+Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) {
+  const std::vector<unsigned char> bytes = read_file(path);
+  verify_header(path, bytes);
+  std::string parsed;
+  if (!options.sandbox) return checkpoint_from_image(path, bytes, options, parsed);
+  const std::string accepted = check_in_sandbox(path, bytes, options);
+  if (options.test_hooks && options.test_hooks->after_child_accepted) options.test_hooks->after_child_accepted();
+  Checkpoint c = checkpoint_from_image(path, bytes, options, parsed);  // the same bytes the child parsed
+  UNROLL_CHECK(parsed == accepted, IoError, "{}: the sandboxed check read payload checksum {} but this process read "
+               "{}; refused (hint: HDF5 read the same bytes differently twice: the file is malformed)", ctx(path),
+               accepted, parsed);
   return c;
 }
 

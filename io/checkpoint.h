@@ -8,6 +8,7 @@
 // naming the file and the path inside it ("/params/l0/w_ih") with both the expected and found values.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,6 +19,7 @@
 #include "graph/tensor.h"
 #include "graph/version.h"
 #include "io/hdf5.h"
+#include "io/sandbox.h"
 
 namespace unroll {
 
@@ -69,15 +71,30 @@ struct SaveOptions {
   int keep_last = 0;  ///< > 0: before replacing `path`, rotate path -> path.1 -> ... -> path.N (oldest dropped)
 };
 
+namespace checkpoint_detail {
+struct LoadTestHooks;  ///< tests only (below)
+}
+
 struct LoadOptions {
   bool allow_nonfinite = false;  ///< false: NaN/Inf in a parameter or optimizer slot is an IoError
+  /// true: the file is parsed and validated first in a child process under limits (Note [Sandboxed load]
+  /// in io/sandbox.cpp), so a file that crashes or hangs HDF5 becomes an IoError "...; refused" instead of
+  /// killing this process. false is only for files this process has just written itself.
+  bool sandbox = true;
+  /// The child's limits; 0 = the default: 10 s + 1 s per 50 MB of CPU time, 60 s + 1 s per 10 MB of wall
+  /// time, 1 GiB + 8 x the file size of address space (not applied under AddressSanitizer).
+  double sandbox_cpu_seconds = 0;
+  double sandbox_wall_seconds = 0;
+  size_t sandbox_memory_bytes = 0;
+  const checkpoint_detail::LoadTestHooks* test_hooks = nullptr;  ///< tests only: nullptr
 };
 
 /// Writes atomically: "<path>.tmp-<pid>" in the same folder, flush, fsync, rename, fsync the folder.
 /// On any failure the previous file at `path` is untouched and IoError names the file and the step.
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt, const SaveOptions& options = {});
 
-/// Reads and validates (format name, version, checksum, dtypes, shapes, finiteness). Throws IoError.
+/// Reads and validates (format name, version, checksum, dtypes, shapes, finiteness), by default first in a
+/// sandboxed child process (LoadOptions::sandbox). Throws IoError.
 Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options = {});
 
 /// A checkpoint holding copies of the module's parameters (by path) and the given config; the caller may
@@ -103,6 +120,15 @@ inline constexpr size_t kHeaderBytes = 512;  ///< the HDF5 user block holding th
 std::vector<h5::Item> to_items(const Checkpoint& ckpt);
 /// "crc32:xxxxxxxx" over every item except root attributes, sorted by (path, attr).
 std::string payload_checksum(const std::vector<h5::Item>& items);
+/// Rewrites the 512-byte unroll header of a whole file image (magic, layout, size, CRC-32 of the HDF5 part,
+/// header CRC) so the image passes the loader's byte checks: for tests and fuzzers that edit HDF5 bytes.
+/// The image must be at least kHeaderBytes long.
+void restamp_header(std::vector<unsigned char>& file);
+/// Test-only hooks of load_checkpoint (LoadOptions::test_hooks); never set from a file or the environment.
+struct LoadTestHooks {
+  sandbox::TestFault child_fault = sandbox::TestFault::none;  ///< what the sandboxed child does instead of parsing
+  std::function<void()> after_child_accepted;  ///< runs in the caller between the child's OK and its own parse
+};
 /// Adds the root attributes that `items` does not already set (format, format_version, library_version,
 /// created, checksum), then saves atomically exactly like save_checkpoint.
 void save_items(const std::string& path, std::vector<h5::Item> items, const SaveOptions& options = {});

@@ -4,6 +4,7 @@
 #include "io/hdf5.h"
 
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -374,6 +375,11 @@ std::string join(const std::string& group, const std::string& child) {
 }
 
 }  // namespace
+
+int fork_between_hdf5_calls() {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  return ::fork();  // the child's copy of the lock is held by its only thread, which releases it here too
+}
 
 std::vector<Item> read_items_from_image(const std::string& name, const void* image, size_t size) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());

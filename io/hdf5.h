@@ -58,4 +58,9 @@ uint32_t crc32(const void* data, size_t n, uint32_t previous = 0);
 // True when the bytes start with the HDF5 signature (at offset 0).
 bool has_hdf5_signature(const void* data, size_t n);
 
+// fork() while holding the lock of Note [HDF5 is one global], so no thread is inside HDF5 at that instant
+// and the child may call HDF5 (Note [Sandboxed load] in io/sandbox.cpp). Returns what fork() returns;
+// the lock is released in both processes.
+int fork_between_hdf5_calls();
+
 }  // namespace unroll::h5
