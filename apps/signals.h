@@ -1,10 +1,23 @@
 // What lives here: SIGINT/SIGTERM handling for long-running commands (Note [Stopping] in train/trainer.h).
 // The handler only records the signal in a lock-free sig_atomic_t; the command polls it (the trainer via
-// TrainerHooks::stop_flag) and stops at a safe point with exit code 128 + signal.
+// TrainerHooks::stop_flag) and stops at a safe point with exit code 128 + signal. Also the process-wide
+// choice to ignore SIGPIPE and SIGXFSZ, so a closed standard output and a file size limit become write
+// errors (EPIPE, EFBIG) that the commands report in one line instead of silent deaths.
 #pragma once
 #include <csignal>
 
 namespace unroll::cli {
+
+// Ignores SIGPIPE and SIGXFSZ for the whole process (called once by run_main).
+void ignore_pipe_and_file_size_signals();
+// True when standard output failed: std::cout is bad (a write failed, e.g. EPIPE after the reader left).
+bool stdout_failed();
+// True when standard output is a pipe or socket whose reading end is closed.
+bool stdout_reader_gone();
+
+// Records `sig` as if it had arrived (the trainer then stops at its next safe point); used for SIGPIPE
+// when a write to standard output failed.
+void request_stop(int sig);
 
 // Clears the recorded signal and installs the recording handler for SIGINT and SIGTERM.
 void install_stop_handlers();
@@ -13,7 +26,7 @@ void restore_default_stop_handlers();
 // The recorded signal (0 = none yet) and the flag to hand to TrainerHooks::stop_flag.
 int stop_signal();
 const volatile std::sig_atomic_t* stop_flag();
-// "SIGTERM" for SIGTERM, else "SIGINT".
+// "SIGTERM" for SIGTERM, "SIGPIPE" for SIGPIPE, else "SIGINT".
 const char* stop_signal_name(int sig);
 
 }  // namespace unroll::cli

@@ -34,7 +34,7 @@ struct TrainOptions {
   int keep_last = 0;
   // run
   std::string out = "runs/latest", resume;
-  bool detect_anomaly = false, quiet = false, no_plot = false;
+  bool detect_anomaly = false, quiet = false, no_plot = false, overwrite = false;
 };
 
 // o with the tuned defaults of its built-in dataset (magnet, nottem) for every option `given` says the
