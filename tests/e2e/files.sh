@@ -125,11 +125,19 @@ set +e
 set -e
 [[ run/forecast.csv -nt run/best.h5 ]] || fail "plot kept a forecast.csv older than best.h5"
 # -- quotes and shell syntax in --out reach neither a shell nor gnuplot's parser
-q="o'q\$(touch pwned)"
+q="o'\$(touch pwned)'q"
 "$UNROLL" train --length 2000 --hidden 8 --history 8 --batch 32 --quiet --epochs 1 --out "$q"
-[[ ! -e pwned && ! -e "o'q/pwned" ]] || fail "a shell ran a command from --out"
+[[ ! -e pwned ]] || fail "a shell ran a command from --out"
 if command -v gnuplot >/dev/null; then
   [[ -s "$q/loss.png" && -s "$q/forecast.png" ]] || fail "no plots in '$q': $(ls -a "$q")"
 fi
 no_temporaries "$q"
+
+# -- sweep: its folder is refused when it holds an earlier sweep, unless --overwrite
+SW=(--cells 4 --histories 2 --horizons 1 --seeds 1 --epochs 1 --length 1200 --out sw)
+"$UNROLL" sweep "${SW[@]}" >/dev/null
+expect_exit 2 "sweep: --out sw already holds the outputs of an earlier run (sweep.md, sweep.json, sweep.dat, sweep.gp" -- \
+  "$UNROLL" sweep "${SW[@]}"
+"$UNROLL" sweep "${SW[@]}" --overwrite >/dev/null
+[[ -s sw/sweep.md ]] || fail "sweep --overwrite wrote no sweep.md"
 echo "files: all ok"
