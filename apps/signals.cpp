@@ -39,17 +39,22 @@ void install_stop_handlers() {
   sa.sa_flags = 0;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // SIGHUP (the terminal went away) stops like SIGTERM, unless it is ignored (`nohup unroll train ...`).
+  struct sigaction hup {};
+  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
 }
 
 void restore_default_stop_handlers() {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  struct sigaction hup {};
+  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler == on_stop_signal) std::signal(SIGHUP, SIG_DFL);
 }
 
 int stop_signal() { return static_cast<int>(g_stop_signal); }
 const volatile std::sig_atomic_t* stop_flag() { return &g_stop_signal; }
 const char* stop_signal_name(int sig) {
-  return sig == SIGTERM ? "SIGTERM" : sig == SIGPIPE ? "SIGPIPE" : "SIGINT";
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGPIPE ? "SIGPIPE" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
 }
 
 }  // namespace unroll::cli

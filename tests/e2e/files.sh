@@ -85,15 +85,19 @@ import json; r = json.load(open('run/report.json'))
 assert r['config']['trainer']['seed'] == 7, r['config']"
 
 # -- one folder, two runs: the second is refused naming the first's PID
-"$UNROLL" train --length 16000 --hidden 24 --history 8 --batch 16 --epochs 50 --no-plot --quiet --out busy 2>/dev/null &
+"$UNROLL" train --length 16000 --hidden 24 --history 8 --batch 16 --epochs 50 --decay-epochs 50 --no-plot --quiet --out busy 2>hup.txt &
 pid=$!
 for _ in $(seq 1 600); do [[ -e busy/checkpoint.h5 ]] && break; sleep 0.05; done
 expect_exit 2 "busy: is in use by another unroll process (pid $pid)" -- "$UNROLL" train "${T[@]}" --out busy --overwrite
 expect_exit 2 "is in use by another unroll process (pid $pid)" -- "$UNROLL" plot busy
-kill -s TERM "$pid"
+# SIGHUP (the terminal went away) stops the run like SIGTERM: checkpoint saved, exit 129
+kill -s HUP "$pid"
 set +e
 wait "$pid"
+rc=$?
 set -e
+[[ $rc -eq 129 && $(wc -l <hup.txt) -eq 1 ]] && grep -q "resume with: unroll train --resume busy/checkpoint.h5" hup.txt ||
+  fail "SIGHUP: expected exit 129 and one line, got $rc: $(cat hup.txt)"
 # the kernel dropped the lock with the process: the run continues
 "$UNROLL" train --resume busy/checkpoint.h5 --epochs 2 --quiet --no-plot
 expect_exit 2 "already holds the outputs" -- "$UNROLL" train "${T[@]}" --out busy
