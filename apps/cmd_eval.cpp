@@ -62,7 +62,8 @@ int run_eval(const EvalOptions& o) {
                  "eval: cannot write eval.json beside {}: {} (hint: --json prints the metrics without writing a file; "
                  "--out FILE writes them elsewhere)",
                  o.checkpoint, std::strerror(errno));
-    folder.emplace(dir.empty() ? "." : dir, "eval: the checkpoint's folder");
+    folder.emplace(dir.empty() ? "." : dir, "eval: the checkpoint's folder",
+                   "wait for it to finish, or use --json or --out FILE, which do not write into that folder");
   }
   LoadedRun run = load_run(o.checkpoint);
   const LoadedData loaded = eval_data(run, o);

@@ -27,7 +27,7 @@ int run_plot(const PlotOptions& o) {
   UNROLL_CHECK(fs::exists(last) || fs::exists(best), IoError,
                "plot: {} holds neither checkpoint.h5 nor best.h5 (hint: pass the --out folder of unroll train)", o.dir);
   // plot writes into the run's folder: not while a run holds it (it would draw a state about to change).
-  const OutputFolder folder(o.dir, "plot");
+  const OutputFolder folder(o.dir, "plot", "plot the run when it has finished or stopped");
   const Checkpoint ckpt = load_checkpoint((fs::exists(last) ? last : best).string());
   // forecast.csv is drawn only when it is newer than the checkpoint it was computed from; an older one
   // (a run continued or restarted since) is recomputed from best.h5 (or checkpoint.h5).

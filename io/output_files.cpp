@@ -162,7 +162,8 @@ std::vector<std::string> existing_entries(const std::string& dir, const std::vec
   return found;
 }
 
-OutputFolder::OutputFolder(const std::string& dir, const std::string& option) : dir_(dir) {
+OutputFolder::OutputFolder(const std::string& dir, const std::string& option, const std::string& busy_hint)
+    : dir_(dir) {
   UNROLL_CHECK(!dir.empty(), IoError, "{} is empty (hint: name an output folder, e.g. {} runs/first)", option, option);
   if (const char* kernel = kernel_file_system(nearest_existing(dir)))
     throw IoError(fmt::format("{} {}: is under {}, which cannot hold outputs (hint: choose a folder on a disk)", option,
@@ -205,9 +206,9 @@ OutputFolder::OutputFolder(const std::string& dir, const std::string& option) : 
     ::close(fd_);
     fd_ = -1;
     if (err == EWOULDBLOCK)
-      throw IoError(fmt::format("{} {}: is in use by another unroll process{} (hint: wait for it to finish, or choose "
-                                "another folder)",
-                                option, dir, holder.empty() ? "" : fmt::format(" (pid {})", holder)));
+      throw IoError(fmt::format("{} {}: is in use by another unroll process{} (hint: {})", option, dir,
+                                holder.empty() ? "" : fmt::format(" (pid {})", holder),
+                                busy_hint.empty() ? "wait for it to finish, or choose another folder" : busy_hint));
     throw IoError(fmt::format("{} {}: cannot lock {}: {}", option, dir, lock, std::strerror(err)));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";

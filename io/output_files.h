@@ -57,8 +57,8 @@ class OutputFolder {
   // Creates `dir` (and its parents) if missing, checks it is a writable folder and takes the lock.
   // `option` names the command-line option in messages ("--out"). IoError, one line, when `dir` is
   // empty, a file, under /proc or /sys, not creatable or not writable, or locked by another process
-  // (naming its PID).
-  OutputFolder(const std::string& dir, const std::string& option);
+  // (naming its PID; `busy_hint` replaces the default hint of that message).
+  OutputFolder(const std::string& dir, const std::string& option, const std::string& busy_hint = "");
   ~OutputFolder();
   OutputFolder(const OutputFolder&) = delete;
   OutputFolder& operator=(const OutputFolder&) = delete;
