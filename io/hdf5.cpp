@@ -210,7 +210,10 @@ std::string write_image(const std::string& file, const std::vector<Item>& items,
   checked(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), file, "H5Pset_fclose_degree");
   // In memory only (no backing store): HDF5 never sees a disk error, so no failed HDF5 file can stay
   // open until HDF5's exit handler (which crashed on one that hit ENOSPC).
-  checked(H5Pset_fapl_core(fapl, 1 << 20, /*backing_store=*/0), file, "H5Pset_fapl_core");
+  // The buffer grows by the payload's size (plus room for HDF5's metadata): one allocation, no regrowth.
+  size_t payload = size_t{1} << 16;
+  for (const Item& it : items) payload += it.nbytes() + 512;
+  checked(H5Pset_fapl_core(fapl, payload, /*backing_store=*/0), file, "H5Pset_fapl_core");
   Handle f = checked(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, fcpl, fapl), H5Fclose, file, "creating the file");
   Handle gcpl = group_create_plist(file);
 
