@@ -3,6 +3,7 @@
 // and spread of test RMSE next to the persistence and AR baselines), DIR/sweep.json and DIR/sweep.png.
 // The full grid (3 x 6 x 3 x 3 = 162 runs) takes hours; --cells/--histories/--horizons/--seeds and
 // --epochs/--length make a reduced one.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -10,9 +11,12 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "apps/memory_check.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
+#include "apps/run_folder.h"
 #include "graph/check.h"
+#include "io/output_files.h"
 
 namespace unroll::cli {
 
@@ -26,7 +30,7 @@ struct SweepOptions {
   std::string dataset = "magnet", model = "lstm", out = "runs/sweep", data_dir;
   int64_t epochs = 8, length = 0, batch = 64;
   double lr = 0.012, clip = 1.0;  // `unroll train`'s magnet default with the cosine (chosen on validation, docs/training.md)
-  bool residual = true, highway = false;
+  bool residual = true, highway = false, overwrite = false;
 };
 
 RunConfig base_config(const SweepOptions& o) {
@@ -82,7 +86,17 @@ double stddev(const std::vector<double>& v) {
 
 int run_sweep(const SweepOptions& o) {
   namespace fs = std::filesystem;
-  fs::create_directories(o.out);
+  {  // the largest run of the grid must fit in memory
+    RunConfig largest = base_config(o);
+    largest.model.net.recurrent.hidden_size = *std::max_element(o.cells.begin(), o.cells.end());
+    largest.data.history = *std::max_element(o.histories.begin(), o.histories.end());
+    check_memory(largest, "sweep");
+  }
+  // The sweep folder (and with it every run folder under runs/) is locked for the whole sweep; an earlier
+  // sweep's files are refused unless --overwrite (then removed first).
+  const OutputFolder folder(o.out, "--out");
+  clear_earlier_outputs(o.out, existing_entries(o.out, {"sweep.md", "sweep.json", "sweep.dat", "sweep.gp", "sweep.png", "runs"}),
+                        o.overwrite, "sweep", "--out", "");
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   std::map<std::tuple<int, int64_t, int64_t>, Cell> results;
   const auto start = std::chrono::steady_clock::now();
@@ -164,28 +178,30 @@ int run_sweep(const SweepOptions& o) {
       }
       dat += "\n\n";
     }
-  write_text_file((fs::path(o.out) / "sweep.md").string(), md);
-  write_text_file((fs::path(o.out) / "sweep.json").string(),
+  write_file_atomically((fs::path(o.out) / "sweep.md").string(), md);
+  write_file_atomically((fs::path(o.out) / "sweep.json").string(),
                   nlohmann::json{{"rows", rows}, {"seconds", seconds}, {"epochs", o.epochs}}.dump(2) + "\n");
-  write_text_file((fs::path(o.out) / "sweep.dat").string(), dat);
+  write_file_atomically((fs::path(o.out) / "sweep.dat").string(), dat);
   // Plot: test RMSE against history, one panel per horizon, one line per cell count, baselines dashed.
-  std::string gp = fmt::format("set terminal pngcairo size {},420\nset output '{}/sweep.png'\nset multiplot layout 1,{}\n"
+  // Names relative to the sweep folder, where gnuplot runs (run_gnuplot): no path is quoted into the script.
+  std::string gp = fmt::format("set terminal pngcairo size {},420\nset output '{}'\nset multiplot layout 1,{}\n"
                                "set logscale x 2\nset xlabel 'history'\nset ylabel 'test RMSE (scaled)'\n",
-                               420 * o.horizons.size(), o.out, o.horizons.size());
+                               420 * o.horizons.size(), temporary_name("sweep.png"), o.horizons.size());
   size_t block = 0;
   for (int64_t k : o.horizons) {
     gp += fmt::format("set title 'horizon {}'\nplot ", k);
     for (size_t i = 0; i < o.cells.size(); ++i, ++block)
-      gp += fmt::format("'{0}/sweep.dat' index {1} using 1:2:3 with yerrorlines title '{2} cells', ", o.out, block,
-                        o.cells[i]);
-    gp += fmt::format("'{0}/sweep.dat' index {1} using 1:4 with lines dt 2 title 'persistence', '' index {1} using "
+      gp += fmt::format("'sweep.dat' index {} using 1:2:3 with yerrorlines title '{} cells', ", block, o.cells[i]);
+    gp += fmt::format("'sweep.dat' index {0} using 1:4 with lines dt 2 title 'persistence', '' index {0} using "
                       "1:5 with lines dt 3 title 'AR'\n",
-                      o.out, block - 1);
+                      block - 1);
   }
   gp += "unset multiplot\n";
-  write_text_file((fs::path(o.out) / "sweep.gp").string(), gp);
-  const int rc = std::system(fmt::format("gnuplot '{}/sweep.gp' >/dev/null 2>&1", o.out).c_str());
-  std::cout << "\n" << md << fmt::format("\nwrote {0}/sweep.md, {0}/sweep.json{1}\n", o.out, rc == 0 ? ", sweep.png" : " (gnuplot failed: no plot)");
+  write_file_atomically((fs::path(o.out) / "sweep.gp").string(), gp);
+  const std::string plot_note = run_gnuplot(o.out, "sweep.gp", {"sweep.png"});
+  std::cout << "\n" << md
+            << fmt::format("\nwrote {0}/sweep.md, {0}/sweep.json{1}\n", o.out,
+                           plot_note.empty() ? ", sweep.png" : " (no plot: " + plot_note + ")");
   return kExitOk;
 }
 
@@ -209,6 +225,7 @@ void register_sweep_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--residual", o->residual, "predict the change from the last input")->capture_default_str();
   sub->add_option("--highway", o->highway, "add a jointly trained linear AR over the window")->capture_default_str();
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
+  sub->add_flag("--overwrite", o->overwrite, "an --out folder holding an earlier sweep's files: remove them first (else refused)");
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_sweep(*o); }});
 }
 

@@ -7,12 +7,15 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/memory_check.h"
 #include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
+#include "apps/run_folder.h"
 #include "apps/signals.h"
 #include "apps/train_options.h"
 #include "graph/check.h"
+#include "io/output_files.h"
 
 namespace unroll::cli {
 
@@ -69,6 +72,26 @@ RunConfig run_config_from(const TrainOptions& o) {
   return r;
 }
 
+// --resume FILE continues in FILE's folder, whose checkpoint.h5 it will overwrite: refuse when that is a
+// newer state than FILE (e.g. --resume DIR/best.h5 with training gone on since), which would silently
+// rewind the run. A checkpoint.h5 that does not load does not stop the resume (it is what gets replaced).
+void check_resume_does_not_rewind(const std::string& resume, const Checkpoint& from, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  const fs::path last = fs::path(out_dir) / "checkpoint.h5";
+  std::error_code ec;
+  if (!fs::exists(last, ec) || fs::equivalent(last, resume, ec)) return;
+  int64_t last_step = -1;
+  try {
+    last_step = load_checkpoint(last.string()).progress.step;
+  } catch (const Error&) {
+    return;
+  }
+  UNROLL_CHECK(last_step <= from.progress.step, UsageError,
+               "train: --resume {} (step {}) would overwrite the newer {} (step {}) and rewind the run (hint: resume "
+               "from {}, or copy {} into a new folder and resume it there)",
+               resume, from.progress.step, last.string(), last_step, last.string(), resume);
+}
+
 int run_train(TrainOptions& o, CLI::App* sub) {
   namespace fs = std::filesystem;
   RunConfig run;
@@ -90,6 +113,17 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     run = run_config_from(with_dataset_defaults(o, [&](const char* flag) { return sub->count(flag) > 0; }));
   }
   run.validate();
+  check_memory(run, "train");
+  // The folder is checked (creatable, a writable folder) and locked before any data is read or any step
+  // trained; the lock holds until this function returns (or the process dies).
+  const OutputFolder folder(out_dir, resume_from ? "--resume's folder" : "--out");
+  if (resume_from) {
+    check_resume_does_not_rewind(o.resume, *resume_from, out_dir);
+    remove_files(out_dir, kDerivedRunFiles);  // they describe the state before this continuation
+  } else {
+    clear_earlier_outputs(out_dir, existing_run_files(out_dir), o.overwrite, "train", "--out",
+                          fmt::format("--resume {}/checkpoint.h5 continues it; ", out_dir));
+  }
   run.trainer.out_dir = out_dir;
   const int64_t decay = run.trainer.cosine_epochs();
   if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
@@ -146,8 +180,16 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   Progress progress(o.quiet, trainer.progress().step);
   TrainerHooks hooks;
   hooks.stop_flag = stop_flag();
-  hooks.on_step = [&](const StepInfo& s) { progress.step(s); };
-  hooks.on_epoch = [&](const EpochInfo& e) { progress.epoch(e, steps_per_epoch); };
+  // A failed write to standard output (the reader of a pipe went away: `unroll train | head -1`) stops
+  // training like a signal: checkpoint saved, one line, exit 128 + SIGPIPE.
+  hooks.on_step = [&](const StepInfo& s) {
+    progress.step(s);
+    if (stdout_failed() && stop_signal() == 0) request_stop(SIGPIPE);
+  };
+  hooks.on_epoch = [&](const EpochInfo& e) {
+    progress.epoch(e, steps_per_epoch);
+    if (stdout_failed() && stop_signal() == 0) request_stop(SIGPIPE);
+  };
   const TrainResult result = trainer.fit(hooks);
   const double training_seconds = progress.seconds();
   // The handlers stay until the report is written: a signal after training finished (checkpoint.h5 and
@@ -156,7 +198,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   // Returns the exit code (128 + signal) once a signal came, else 0.
   const auto stopped_after_training = [&] {
     const int sig = stop_signal();
-    if (sig == 0) return 0;
+    if (sig == 0 || sig == SIGPIPE) return 0;  // training finished: write the files; run_main reports stdout
     const std::string checkpoint = (fs::path(out_dir) / "checkpoint.h5").string();
     std::cout << std::flush;
     std::cerr << fmt::format("unroll: stopped by {} after training finished; saved {}, the report was not written "
@@ -167,7 +209,8 @@ int run_train(TrainOptions& o, CLI::App* sub) {
 
   if (result.status == TrainStatus::interrupted) {
     std::cout << std::flush;
-    std::cerr << "unroll: " << result.message << "\n";
+    std::cerr << "unroll: " << (stop_signal() == SIGPIPE ? "standard output was closed (broken pipe); " : "")
+              << result.message << "\n";
     return 128 + (stop_signal() != 0 ? stop_signal() : SIGINT);
   }
   if (result.status == TrainStatus::diverged) {
@@ -206,8 +249,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   report["training_seconds"] = training_seconds;
   report["resumed"] = resume_from != nullptr;
   report["history"] = result.history;
-  fs::create_directories(out_dir);
-  write_text_file((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
+  write_file_atomically((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
   write_forecast_csv((fs::path(out_dir) / "forecast.csv").string(), e, data.scaler);
   std::string plot_note;
   if (!o.no_plot) plot_note = make_plots(out_dir, result.history);
@@ -290,6 +332,8 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--keep-last", o->keep_last, "keep this many older checkpoint.h5 files (.1, .2, ...)")->check(CLI::NonNegativeNumber);
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
   sub->add_option("--resume", o->resume, "continue the run saved in this checkpoint.h5 (in its folder)");
+  sub->add_flag("--overwrite", o->overwrite,
+                "a new run into an --out folder holding an earlier run's files removes them first (else refused)");
   sub->add_flag("--detect-anomaly", o->detect_anomaly, "check every recorded op for NaN/Inf and name the first");
   sub->add_flag("--quiet", o->quiet, "no progress or table");
   sub->add_flag("--no-plot", o->no_plot, "skip the PNG plots");
@@ -300,7 +344,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                                                  "--scaler", "--train-fraction", "--val-fraction", "--model", "--hidden",
                                                  "--layers", "--dropout", "--residual", "--highway", "--despike", "--history", "--horizon", "--batch", "--lr", "--loss", "--huber-delta",
                                                  "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--clip",
-                                                 "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out"})
+                                                 "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out", "--overwrite"})
                          UNROLL_CHECK(sub->count(fixed) == 0, UsageError,
                                       "train: {} cannot be combined with --resume (the run's settings come from the "
                                       "checkpoint; only --epochs, --patience and --detect-anomaly may change)",

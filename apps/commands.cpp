@@ -2,7 +2,12 @@
 #include "apps/commands.h"
 
 #include <algorithm>
+#include <csignal>
+#include <filesystem>
 #include <iostream>
+#include <new>
+
+#include "apps/signals.h"
 
 #include "apps/cli_docs.h"
 #include "graph/check.h"
@@ -52,7 +57,24 @@ void parse_and_validate(const std::vector<std::string>& args) {
   if (CommandEntry* e = cli.chosen(); e && e->validate) e->validate();
 }
 
+namespace {
+// A command that finished (code 0) but whose standard output failed: one line and 128 + SIGPIPE when the
+// reader went away (`unroll eval --json | head -1`), else exit 2 (e.g. stdout is /dev/full).
+int check_stdout(int code) {
+  std::cout.flush();
+  if (code != kExitOk || !stdout_failed()) return code;
+  if (stdout_reader_gone()) {
+    std::cerr << "unroll: standard output was closed before all output was written (broken pipe); the command "
+                 "itself finished\n";
+    return 128 + SIGPIPE;
+  }
+  std::cerr << "unroll: writing to standard output failed (is it a full disk?); the command itself finished\n";
+  return kExitBadInput;
+}
+}  // namespace
+
 int run_main(int argc, const char* const* argv) {
+  ignore_pipe_and_file_size_signals();
   Cli cli;
   try {
     cli.app.parse(argc, argv);
@@ -79,7 +101,7 @@ int run_main(int argc, const char* const* argv) {
   }
   try {
     if (e->validate) e->validate();
-    return e->run();
+    return check_stdout(e->run());
   } catch (const NumericError& err) {
     std::cerr << "unroll: " << one_line(err.what()) << "\n";
     return kExitFailedCheck;
@@ -88,6 +110,12 @@ int run_main(int argc, const char* const* argv) {
     return kExitBadInput;
   } catch (const CLI::ParseError& err) {
     std::cerr << "unroll: " << one_line(err.what()) << "\n";
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "unroll: out of memory (hint: use a smaller --hidden, --batch or --history, or a shorter series)\n";
+    return kExitBadInput;
+  } catch (const std::filesystem::filesystem_error& err) {  // a path the user gave: not a bug
+    std::cerr << "unroll: " << err.path1().string() << ": " << one_line(err.code().message()) << "\n";
     return kExitBadInput;
   } catch (const std::exception& err) {
     std::cerr << "unroll: internal error: " << one_line(err.what()) << "\n";

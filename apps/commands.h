@@ -7,8 +7,10 @@
 //
 // Exit codes (Note [Exit codes]): 0 success; 1 a failed check (gradcheck failure, a diverged training
 // run, a numeric fault); 2 bad usage or bad input (unknown flag, bad value, unreadable or malformed
-// CSV/checkpoint), always with one line "unroll: <reason>" on stderr; 128+signal after SIGINT/SIGTERM
-// stopped `unroll train` (a checkpoint was saved; the message says how to resume).
+// CSV/checkpoint, an output path or folder that cannot be written, sizes beyond the machine's memory, out
+// of memory), always with one line "unroll: <reason>" on stderr; 128+signal after SIGINT/SIGTERM stopped
+// `unroll train` (a checkpoint was saved; the message says how to resume), and 141 (128+SIGPIPE) when
+// standard output was closed by its reader (`unroll train | head -1`: train stops like on a signal).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>

@@ -3,8 +3,10 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "apps/run_config.h"
+#include "io/output_files.h"
 
 namespace unroll::cli {
 
@@ -14,9 +16,15 @@ nlohmann::json metrics_json(const Evaluation& e);
 // detected period) with RMSE and MAE, each fit's note, and the verdict against the best baseline.
 std::string comparison_table(const Evaluation& e, const std::string& model_label, int64_t history);
 // index (series position of the target), prediction, target: original units.
+std::string forecast_csv(const Evaluation& e, const Scaler& scaler);
+// forecast_csv written atomically to path.
 void write_forecast_csv(const std::string& path, const Evaluation& e, const Scaler& scaler);
-// Atomically (temp + rename) writes text to path; IoError naming the file on failure.
-void write_text_file(const std::string& path, const std::string& text);
+
+// Runs `gnuplot SCRIPT` inside folder dir (no shell; scripts name their files relative to dir), with
+// stdin from /dev/null and its output captured. The script writes each PNG of `outputs` (names in dir) to
+// temporary_name(png); on success those are renamed over the PNGs, on failure removed. Returns "" on
+// success, otherwise one line saying why (gnuplot not installed, its exit code and first output).
+std::string run_gnuplot(const std::string& dir, const std::string& script, const std::vector<std::string>& outputs);
 
 // Writes DIR/loss.png (train and validation loss per epoch) from history and DIR/forecast.png from
 // DIR/forecast.csv. Returns "" on success, otherwise why not (gnuplot missing or failing).

@@ -34,7 +34,7 @@ struct TrainOptions {
   int keep_last = 0;
   // run
   std::string out = "runs/latest", resume;
-  bool detect_anomaly = false, quiet = false, no_plot = false;
+  bool detect_anomaly = false, quiet = false, no_plot = false, overwrite = false;
   // Set by with_dataset_defaults for CSV data without --epochs: the budget follows the data
   // (apps/run_config.h fit_training_budget).
   bool auto_budget = false;

@@ -1,10 +1,9 @@
 // What lives here: the checkpoint save path of io/checkpoint.h: Checkpoint -> HDF5 items (layout in
-// docs/checkpoint-format.md), the payload checksum, and the atomic save (temp file in the HDF5 user block's
-// 512-byte unroll header with the whole-file CRC-32, fsync, rename, fsync folder, keep-last rotation,
-// stale temp files of killed savers removed).
-#include <dirent.h>
+// docs/checkpoint-format.md), the payload checksum, and the atomic save: the HDF5 image is built in memory,
+// its user block's 512-byte unroll header gets the whole-file CRC-32, then io/output_files.h's AtomicWrite
+// (PID-named temporary, fsync, rename, fsync folder; stale temporaries of killed savers removed) with the
+// keep-last rotation just before the rename.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "graph/check.h"
 #include "io/checkpoint.h"
 #include "io/checkpoint_file.h"
+#include "io/output_files.h"
 
 namespace unroll {
 
@@ -37,54 +37,18 @@ std::string iso_now() {
   return buf;
 }
 
-std::string parent_dir(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// Computes the whole-file CRC over bytes [kHeaderBytes, end) of `tmp` and writes the header; fsyncs.
-void stamp_header(const std::string& path, const std::string& tmp) {
-  Fd fd(::open(tmp.c_str(), O_RDWR | O_CLOEXEC));
-  UNROLL_CHECK(fd.get() >= 0, IoError, "{}: saving failed: cannot reopen temporary file '{}': {}", ctx(path), tmp,
-               std::strerror(errno));
-  std::vector<unsigned char> buf(1 << 20);
-  uint64_t size = 0;
-  uint32_t crc = 0;
-  if (::lseek(fd.get(), static_cast<off_t>(kHeaderBytes), SEEK_SET) < 0)
-    throw IoError(fmt::format("{}: saving failed: seek in '{}': {}", ctx(path), tmp, std::strerror(errno)));
-  size = kHeaderBytes;
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    UNROLL_CHECK(n >= 0, IoError, "{}: saving failed: reading back '{}': {}", ctx(path), tmp, std::strerror(errno));
-    if (n == 0) break;
-    crc = h5::crc32(buf.data(), static_cast<size_t>(n), crc);
-    size += static_cast<uint64_t>(n);
-  }
-  unsigned char header[kHeaderBytes] = {};
+// Fills the unroll header (the first kHeaderBytes of the HDF5 user block) of a file image: magic, layout,
+// the CRC-32 of bytes [kHeaderBytes, end) and the total size.
+void stamp_header(std::string& image) {
+  auto* bytes = reinterpret_cast<unsigned char*>(image.data());
+  const uint32_t crc = h5::crc32(bytes + kHeaderBytes, image.size() - kHeaderBytes);
+  unsigned char* header = bytes;
+  std::memset(header, 0, kHeaderBytes);
   std::memcpy(header, kMagic, 8);
   put_u32(header + 8, kHeaderLayout);
   put_u32(header + 12, crc);
-  put_u64(header + 16, size);
+  put_u64(header + 16, image.size());
   put_u32(header + 24, h5::crc32(header, 24));
-  UNROLL_CHECK(::pwrite(fd.get(), header, kHeaderBytes, 0) == static_cast<ssize_t>(kHeaderBytes), IoError,
-               "{}: saving failed: writing the header of '{}': {}", ctx(path), tmp, std::strerror(errno));
-  UNROLL_CHECK(::fsync(fd.get()) == 0, IoError, "{}: saving failed: fsync of '{}': {} (hint: the previous checkpoint "
-               "is untouched)", ctx(path), tmp, std::strerror(errno));
-  UNROLL_CHECK(fd.release_close() == 0, IoError, "{}: saving failed: closing '{}': {}", ctx(path), tmp,
-               std::strerror(errno));
-}
-
-void fsync_dir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() >= 0) ::fsync(fd.get());  // best effort: some filesystems refuse directory fsync
 }
 
 bool exists(const std::string& p) {
@@ -122,23 +86,6 @@ void rotate(const std::string& path, int keep_last) {
                    std::strerror(errno));
   if (::link(path.c_str(), numbered(1).c_str()) != 0) copy_file(path, numbered(1));
 }
-
-// Removes "<base>.tmp-<pid>" files left by savers that were killed (their pid no longer exists).
-void remove_stale_temps(const std::string& path) {
-  const std::string dir = parent_dir(path), prefix = base_name(path) + ".tmp-";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(digits));
-    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) ::unlink((dir + "/" + name).c_str());
-  }
-  ::closedir(d);
-}
-
 
 // ---- payload items ----
 
@@ -230,27 +177,15 @@ void save_items(const std::string& path, std::vector<Item> items, const SaveOpti
   if (!has_root("created")) items.push_back(Item::of_string("/", "created", iso_now()));
   if (!has_root("checksum")) items.push_back(Item::of_string("/", "checksum", checksum));
 
-  remove_stale_temps(path);
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  struct Unlinker {  // removes the temporary file unless the save committed
-    const std::string& p;
-    bool armed = true;
-    ~Unlinker() {
-      if (armed) ::unlink(p.c_str());
-    }
-  } cleanup{tmp};
-  try {
-    h5::write_items(tmp, items, kHeaderBytes);
-  } catch (const IoError& e) {
-    throw IoError(fmt::format("{}: saving failed, the previous checkpoint is untouched: {} (hint: is the disk full or "
-                              "a file size limit set? is the folder writable?)", ctx(path), e.what()));
-  }
-  stamp_header(path, tmp);
+  const std::string failed = fmt::format("{}: saving failed, the previous checkpoint is untouched", ctx(path));
+  std::string image = h5::write_image(path, items, kHeaderBytes);
+  UNROLL_CHECK(image.size() > kHeaderBytes, IoError, "{}: HDF5 wrote an image of {} bytes", failed, image.size());
+  stamp_header(image);
+  // The temporary is removed on any failure below (disk full, file size limit, a failed rotation).
+  AtomicWrite file(path, failed);
+  file.write(image);
   rotate(path, options.keep_last);
-  UNROLL_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, IoError, "{}: saving failed: renaming '{}' over it: {} "
-               "(hint: the previous checkpoint is untouched)", ctx(path), tmp, std::strerror(errno));
-  cleanup.armed = false;
-  fsync_dir(parent_dir(path));
+  file.commit();
 }
 
 }  // namespace checkpoint_detail

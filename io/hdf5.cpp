@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "graph/check.h"
+#include "io/output_files.h"
 
 namespace unroll::h5 {
 
@@ -199,7 +200,7 @@ void ensure_groups(hid_t f, const std::string& file, const std::string& path, bo
 // Writing
 // ============================================================================================
 
-void write_items(const std::string& file, const std::vector<Item>& items, size_t userblock) {
+std::string write_image(const std::string& file, const std::vector<Item>& items, size_t userblock) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   ErrorSilencer silence;
   Handle fcpl = checked(H5Pcreate(H5P_FILE_CREATE), H5Pclose, file, "H5Pcreate");
@@ -208,6 +209,12 @@ void write_items(const std::string& file, const std::vector<Item>& items, size_t
           "H5Pset_link_creation_order");
   Handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, file, "H5Pcreate");
   checked(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), file, "H5Pset_fclose_degree");
+  // In memory only (no backing store): HDF5 never sees a disk error, so no failed HDF5 file can stay
+  // open until HDF5's exit handler (which crashed on one that hit ENOSPC).
+  // The buffer grows by the payload's size (plus room for HDF5's metadata): one allocation, no regrowth.
+  size_t payload = size_t{1} << 16;
+  for (const Item& it : items) payload += it.nbytes() + 512;
+  checked(H5Pset_fapl_core(fapl, payload, /*backing_store=*/0), file, "H5Pset_fapl_core");
   Handle f = checked(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, fcpl, fapl), H5Fclose, file, "creating the file");
   Handle gcpl = group_create_plist(file);
 
@@ -241,7 +248,18 @@ void write_items(const std::string& file, const std::vector<Item>& items, size_t
   }
   checked(H5Fflush(f, H5F_SCOPE_GLOBAL), file, "flushing the file");
   gcpl.reset();
+  const ssize_t size = H5Fget_file_image(f, nullptr, 0);
+  if (size < 0) fail(file, "sizing the file image");
+  // The image starts after the user block (its addresses count from there): the block is put in front.
+  std::string image(userblock + static_cast<size_t>(size), '\0');
+  if (H5Fget_file_image(f, image.data() + userblock, static_cast<size_t>(size)) != size)
+    fail(file, "copying the file image");
   if (f.close() < 0) fail(file, "closing the file");
+  return image;
+}
+
+void write_items(const std::string& file, const std::vector<Item>& items, size_t userblock) {
+  write_file_atomically(file, write_image(file, items, userblock));
 }
 
 // ============================================================================================

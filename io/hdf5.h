@@ -41,9 +41,12 @@ struct Item {
   static Item of_u64(std::string path, std::string attr, std::vector<uint64_t> v, std::vector<int64_t> dims = {});
 };
 
-// Creates (truncates) `file` and writes the items in order; groups keep creation order so a reader
-// sees datasets in the order they were written. `userblock` bytes (0 or a power of two >= 512) are
-// reserved, zero-filled, at the start of the file. Throws IoError naming `file` and the item.
+// The bytes of an HDF5 file holding the items in order, built in memory (HDF5 never touches the disk);
+// groups keep creation order so a reader sees datasets in the order they were written. `userblock` bytes
+// (0 or a power of two >= 512) are reserved, zero-filled, at the start. `name` is used in messages only.
+// Throws IoError naming `name` and the item.
+std::string write_image(const std::string& name, const std::vector<Item>& items, size_t userblock = 0);
+// write_image saved atomically to `file` (io/output_files.h).
 void write_items(const std::string& file, const std::vector<Item>& items, size_t userblock = 0);
 
 // Reads every dataset and attribute of an HDF5 file image held in memory (no disk access), groups

@@ -365,7 +365,7 @@ TEST_CASE("checkpoint: a save that cannot create its file fails naming it and le
   const std::string path = dir.file("no-such-folder/x.h5");
   CHECK_THROWS_WITH_AS(save_module(path, net, nullptr),
                        doctest::Contains(fmt::format("checkpoint '{}': saving failed, the previous checkpoint is "
-                                                     "untouched: hdf5 '{}.tmp-",
+                                                     "untouched: creating '{}.tmp-",
                                                      path, path).c_str()),
                        IoError);
 }

@@ -125,7 +125,7 @@ TEST_CASE("checkpoint process: a save that hits RLIMIT_FSIZE fails clearly and l
   ::close(fds[0]);
   CAPTURE(message);
   CHECK(wait_exit_code(child) == 0);
-  CHECK(message.rfind(fmt::format("checkpoint '{}': saving failed, the previous checkpoint is untouched: hdf5 '{}.tmp-{}': ",
+  CHECK(message.rfind(fmt::format("checkpoint '{}': saving failed, the previous checkpoint is untouched: writing '{}.tmp-{}' failed: ",
                                   path, path, child), 0) == 0);
   CHECK(message.find("File too large") != std::string::npos);
   CHECK(message.find("(hint: is the disk full or a file size limit set? is the folder writable?)") != std::string::npos);
