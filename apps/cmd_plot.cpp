@@ -35,7 +35,10 @@ int run_plot(const PlotOptions& o) {
     write_forecast_csv((dir / "forecast.csv").string(), e, run.scaler);
   }
   const std::string why = make_plots(o.dir, ckpt.progress.history);
-  UNROLL_CHECK(why.empty(), IoError, "plot: {} (hint: install gnuplot: apt-get install gnuplot-nox)", why);
+  UNROLL_CHECK(why.empty(), IoError, "plot: {} (hint: {})", why,
+               why.find("not installed") != std::string::npos
+                   ? "install gnuplot: apt-get install gnuplot-nox"
+                   : fmt::format("run gnuplot {} to see its messages", (dir / "plots.gp").string()));
   std::cout << fmt::format("unroll plot: wrote {0}/loss.png and {0}/forecast.png\n", o.dir);
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "apps/option_checks.h"
 #include "graph/check.h"
 
 namespace unroll::cli {
@@ -52,7 +53,9 @@ int run_main(int argc, const char* const* argv) {
   } catch (const CLI::CallForVersion& e) {
     return cli.app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "unroll: " << one_line(e.what()) << " (see unroll --help)\n";
+    const CommandEntry* being_parsed = cli.chosen();
+    std::cerr << "unroll: " << one_line(describe_parse_error(e, being_parsed ? being_parsed->sub->get_name() : ""))
+              << " (see unroll " << (being_parsed ? being_parsed->sub->get_name() + " " : "") << "--help)\n";
     return kExitBadInput;
   }
   CommandEntry* e = cli.chosen();

@@ -1,6 +1,12 @@
 // What lives here: metrics JSON, the comparison table, forecast CSV and gnuplot plots.
 #include "apps/report.h"
 
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -52,11 +58,24 @@ void write_forecast_csv(const std::string& path, const Evaluation& e, const Scal
   write_text_file(path, text);
 }
 
+// pclose's wait status of `sh -c "gnuplot ..."` in words: 127 is the shell's "command not found", 126
+// "not executable", above 128 the shell's code for a signal; a raw status means nothing to a user.
+std::string describe_gnuplot_status(int status) {
+  if (status == -1) return fmt::format("cannot wait for gnuplot: {}", std::strerror(errno));
+  if (WIFSIGNALED(status)) return fmt::format("gnuplot was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == 127) return "gnuplot is not installed (not found on PATH)";
+  if (code == 126) return "gnuplot was found but cannot be run (permission denied)";
+  if (code > 128 && code < 128 + 65)
+    return fmt::format("gnuplot was killed by signal {} ({})", code - 128, strsignal(code - 128));
+  return fmt::format("gnuplot failed with exit code {}", code);
+}
+
 std::string make_plots(const std::string& dir, const nlohmann::json& history) {
   namespace fs = std::filesystem;
   std::string losses = "# epoch train_loss val_loss\n";
   for (const auto& h : history)
-    losses += fmt::format("{} {} {}\n", h["epoch"].get<int64_t>(), h["train_loss"].is_number() ? h["train_loss"].get<double>() : NAN,
+    losses += fmt::format("{} {} {}\n", h.value("epoch", int64_t{0}), h["train_loss"].is_number() ? h["train_loss"].get<double>() : NAN,
                           h["val_loss"].is_number() ? h["val_loss"].get<double>() : NAN);
   const std::string loss_dat = (fs::path(dir) / "loss.dat").string();
   write_text_file(loss_dat, losses);
@@ -83,11 +102,10 @@ std::string make_plots(const std::string& dir, const nlohmann::json& history) {
   char buf[256];
   while (fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
   const int status = pclose(pipe);
-  if (status != 0) {
-    while (!output.empty() && output.back() == '\n') output.pop_back();
-    return fmt::format("gnuplot failed (exit status {}){}{}", status, output.empty() ? "" : ": ", output.substr(0, 200));
-  }
-  return "";
+  if (status == 0) return "";
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  std::replace(output.begin(), output.end(), '\n', ' ');
+  return describe_gnuplot_status(status) + (output.empty() ? "" : ": " + output.substr(0, 200));
 }
 
 }  // namespace unroll::cli

@@ -20,5 +20,8 @@ void write_text_file(const std::string& path, const std::string& text);
 // Writes DIR/loss.png (train and validation loss per epoch) from history and DIR/forecast.png from
 // DIR/forecast.csv. Returns "" on success, otherwise why not (gnuplot missing or failing).
 std::string make_plots(const std::string& dir, const nlohmann::json& history);
+// A wait status of gnuplot in words: "gnuplot is not installed (not found on PATH)", "... exit code 1", "...
+// killed by signal 11 (Segmentation fault)".
+std::string describe_gnuplot_status(int status);
 
 }  // namespace unroll::cli
