@@ -199,7 +199,7 @@ void register_sweep_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--histories", o->histories, "history lengths")->delimiter(',')->check(integer_in(1, 4096))->capture_default_str();
   sub->add_option("--horizons", o->horizons, "horizons")->delimiter(',')->check(integer_in(1, 4096))->capture_default_str();
   sub->add_option("--seeds", o->seeds, "seeds per configuration (1..N)")->check(integer_in(1, 100))->capture_default_str();
-  sub->add_option("--dataset", o->dataset, "built-in data")->check(CLI::IsMember({"magnet", "nottem"}))->capture_default_str();
+  sub->add_option("--dataset", o->dataset, "built-in data")->check(one_of({"magnet", "nottem"}))->capture_default_str();
   sub->add_option("--data-dir", o->data_dir, "where nottem.csv is");
   sub->add_option("--model", o->model, "cell")->capture_default_str();
   sub->add_option("--epochs", o->epochs, "epochs per run")->check(integer_in(1, 1000000))->capture_default_str();
@@ -207,8 +207,8 @@ void register_sweep_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--batch", o->batch, "batch size")->check(integer_in(1, 1000000))->capture_default_str();
   sub->add_option("--lr", o->lr, "learning rate")->check(number_at_least(0))->capture_default_str();
   sub->add_option("--clip", o->clip, "gradient-norm clip")->check(number_at_least(0))->capture_default_str();
-  sub->add_option("--residual", o->residual, "predict the change from the last input")->capture_default_str();
-  sub->add_option("--highway", o->highway, "add a jointly trained linear AR over the window")->capture_default_str();
+  sub->add_option("--residual", o->residual, "predict the change from the last input")->check(true_or_false())->capture_default_str();
+  sub->add_option("--highway", o->highway, "add a jointly trained linear AR over the window")->check(true_or_false())->capture_default_str();
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_sweep(*o); }});
 }

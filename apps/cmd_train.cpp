@@ -228,7 +228,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
 void register_train_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* sub = app.add_subcommand("train", "train a forecaster (defaults: LSTM 128, history 16, horizon 1, Adam, magnet)");
-  sub->add_option("--dataset", o->dataset, "built-in data")->check(CLI::IsMember({"magnet", "nottem"}))->capture_default_str();
+  sub->add_option("--dataset", o->dataset, "built-in data")->check(one_of({"magnet", "nottem"}))->capture_default_str();
   auto* data_opt = sub->add_option("--data", o->data_file,
                                    "a CSV file with a header (instead of --dataset); with --resume: where the run's "
                                    "CSV is now (it must be the same file: size and hash are checked)");
@@ -247,11 +247,11 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--dropout", o->dropout, "dropout between layers")->check(number_in(0, 0.99))->capture_default_str();
   sub->add_option("--residual", o->residual,
                   "predict the change from the last input (skip connection input -> output); false = the plain "
-                  "network")->capture_default_str();
+                  "network")->check(true_or_false())->capture_default_str();
   sub->add_option("--highway", o->highway,
                   "add a linear autoregression over the window (LSTNet's AR component), started at the least-squares AR fit "
                   "on the training windows and trained jointly with the network")
-      ->capture_default_str();
+      ->check(true_or_false())->capture_default_str();
   sub->add_option("--despike", o->despike,
                   "robust inputs: replace an input that differs from the median of its 3-point neighbourhood in the "
                   "window by more than K robust standard deviations of the training split's one-step changes by that "
@@ -266,16 +266,16 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--loss", o->loss,
                   "training loss: mse | huber (robust to isolated outliers in the targets; validation, best.h5 and "
                   "the report stay MSE/RMSE)")
-      ->check(CLI::IsMember({"mse", "huber"}))
+      ->check(one_of({"mse", "huber"}))
       ->capture_default_str();
   sub->add_option("--huber-delta", o->huber_delta, "huber: quadratic within +-delta of the target (scaled units)")
       ->check(number_at_least(0, true))->capture_default_str();
-  sub->add_option("--optimizer", o->optimizer, "adam | sgd | rmsprop")->check(CLI::IsMember({"adam", "sgd", "rmsprop"}))->capture_default_str();
+  sub->add_option("--optimizer", o->optimizer, "adam | sgd | rmsprop")->check(one_of({"adam", "sgd", "rmsprop"}))->capture_default_str();
   sub->add_option("--momentum", o->momentum, "sgd/rmsprop momentum")->check(number_in(0, 1, false, true))->capture_default_str();
   sub->add_flag("--nesterov", o->nesterov, "sgd: Nesterov momentum");
   sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay")->check(number_at_least(0))->capture_default_str();
   sub->add_option("--clip", o->clip, "clip the global gradient norm to this (0 = off)")->check(number_at_least(0))->capture_default_str();
-  sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
+  sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(one_of({"constant", "step", "cosine"}))->capture_default_str();
   sub->add_option("--decay-epochs", o->decay_epochs,
                   "cosine: epochs until the learning rate reaches 0 (then it stays there); fixed, not --epochs, so a "
                   "resumed run with more --epochs is bit-identical to a straight one")

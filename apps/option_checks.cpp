@@ -99,6 +99,28 @@ CLI::Validator number_at_least(double lo, bool open) {
   return number_in(lo, std::numeric_limits<double>::infinity(), open, false);
 }
 
+CLI::Validator one_of(std::vector<std::string> names) {
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  return CLI::Validator(
+      [names, list](std::string& text) -> std::string {
+        for (const std::string& n : names)
+          if (text == n) return {};
+        return fmt::format("{}: must be one of {}", shown(text), list);
+      },
+      "{" + list + "}");
+}
+
+CLI::Validator true_or_false() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        for (const char* ok : {"true", "false", "1", "0", "yes", "no", "on", "off"})
+          if (text == ok) return {};
+        return fmt::format("{}: must be true or false", shown(text));
+      },
+      "true|false");
+}
+
 std::string describe_parse_error(const CLI::ParseError& e, const std::string& command) {
   std::string what = e.what();
   const std::string prefix = command.empty() ? "" : command + " ";

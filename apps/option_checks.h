@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace unroll::cli {
 
@@ -22,6 +23,11 @@ CLI::Validator unsigned_in(uint64_t lo, uint64_t hi = std::numeric_limits<uint64
 CLI::Validator number_in(double lo, double hi, bool lo_open = false, bool hi_open = false);
 // A finite number >= lo (> lo when open).
 CLI::Validator number_at_least(double lo, bool open = false);
+
+// One of `names` (the listed spellings only).
+CLI::Validator one_of(std::vector<std::string> names);
+// true/false (also 1/0, yes/no, on/off, as CLI11 reads them).
+CLI::Validator true_or_false();
 
 // The one line (without "unroll: ") for a CLI11 parse error; `command` is the subcommand being parsed
 // ("" when none).

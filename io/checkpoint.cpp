@@ -137,11 +137,12 @@ json parse_json(const std::string& path, const Item& it) {
 
 
 
-// /trainer/history: per-epoch metrics, an array of objects. The keys Trainer writes and reads back are
+// /trainer/history: per-epoch metrics, an array of objects (null when none). The keys Trainer writes and reads back are
 // type-checked here ("epoch", "step": integers >= 0; "lr": a number; "train_loss", "val_loss": a number
 // or null), so a crafted file fails naming the entry instead of a JSON type error in resume or inspect.
 void check_history(const std::string& path, const json& history) {
-  UNROLL_CHECK(history.is_array(), IoError, "{}: /trainer/history must be a JSON array, got {}", ctx(path),
+  if (history.is_null()) return;  // a model-only checkpoint
+  UNROLL_CHECK(history.is_array(), IoError, "{}: /trainer/history must be a JSON array or null, got {}", ctx(path),
                history.type_name());
   for (size_t i = 0; i < history.size(); ++i) {
     const json& h = history[i];
