@@ -72,7 +72,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   namespace fs = std::filesystem;
   RunConfig run;
   std::unique_ptr<Checkpoint> resume_from;
-  std::string out_dir = o.out;
+  std::string out_dir = o.out, data_note;
   if (!o.resume.empty()) {
     resume_from = std::make_unique<Checkpoint>(load_checkpoint(o.resume));
     UNROLL_CHECK(resume_from->extra.is_object() && resume_from->extra.contains("run"), DataError,
@@ -80,8 +80,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                  "`unroll train`)",
                  o.resume);
     run = RunConfig::from_json(resume_from->extra["run"]);
-    if (const std::string note = locate_data_file(run.data, o.resume, o.data_file); !note.empty())
-      std::cerr << "unroll train: note: " << note << "\n";
+    data_note = locate_data_file(run.data, o.resume, o.data_file);
     if (sub->count("--epochs") > 0) run.trainer.epochs = o.epochs;
     if (sub->count("--detect-anomaly") > 0) run.trainer.detect_anomaly = true;
     if (sub->count("--patience") > 0) run.trainer.patience = o.patience;
@@ -105,6 +104,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   const LoadedData loaded = load_data(run.data, data_dir);
   const PreparedData& data = loaded.data;
+  if (!data_note.empty()) std::cerr << "unroll train: note: " << data_note << "\n";  // once the data is accepted
   if (!resume_from) {  // once; then part of the config and the checkpoint
     fit_despike_threshold(run, data);
     pin_data_file(run.data, loaded);

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 
 #include "graph/check.h"
 #include "graph/json_fields.h"
@@ -217,19 +216,23 @@ std::string locate_data_file(DataConfig& data, const std::string& checkpoint_pat
   const std::string unchecked =
       data.file_hash.empty() ? " (the checkpoint predates data hashes: the file is not checked against the run's data)"
                              : "";
+  std::error_code ec;
+  const auto absolute = [&](const fs::path& p) {
+    const fs::path a = fs::absolute(p, ec);
+    return ec ? p.string() : a.lexically_normal().string();
+  };
   if (!given.empty()) {
     const std::string recorded = data.file;
-    data.file = given;
-    return fmt::format("data: {} (given; the run recorded {}){}", given, recorded, unchecked);
+    data.file = absolute(given);
+    return fmt::format("data: {} (given; the run recorded {}){}", data.file, recorded, unchecked);
   }
-  std::error_code ec;
   const fs::path recorded(data.file);
   const fs::path beside = fs::path(checkpoint_path).parent_path() / recorded.filename();
   for (const fs::path& candidate : {recorded, beside}) {
     if (candidate.is_absolute() || candidate == beside) {
       if (fs::is_regular_file(candidate, ec) || fs::status(candidate, ec).type() == fs::file_type::fifo) {
         const bool moved = candidate != recorded;
-        data.file = candidate.string();
+        data.file = absolute(candidate);
         if (!moved && unchecked.empty()) return "";
         return fmt::format("data: {}{}{}", data.file, moved ? fmt::format(" (not found at {})", recorded.string()) : "",
                            unchecked);
@@ -271,8 +274,7 @@ LoadedRun load_run(const std::string& checkpoint_path) {
                "{}: the checkpoint has no run configuration (extra/run) (hint: it was not written by `unroll train`)",
                checkpoint_path);
   r.run = RunConfig::from_json(c.extra["run"]);
-  if (const std::string note = locate_data_file(r.run.data, checkpoint_path); !note.empty())
-    std::cerr << "unroll: note: " << note << "\n";
+  locate_data_file(r.run.data, checkpoint_path);  // the note is for resume; eval, predict and plot just read it
   const ForecastModelConfig saved = ForecastModelConfig::from_json(c.model_config);
   r.run.model = saved;
   Rng rng(r.run.trainer.seed);

@@ -18,8 +18,10 @@ expect_exit 2 "gradcheck --atol -1: must be a number >= 0" -- "$UNROLL" gradchec
 expect_exit 2 "gradcheck --rtol -0.5: must be a number >= 0" -- "$UNROLL" gradcheck --cell lstm --rtol -0.5
 expect_exit 2 "gradcheck --atol nan: must be a number >= 0" -- "$UNROLL" gradcheck --cell lstm --atol nan
 expect_exit 1 "gradcheck FAILED for cell lstm" -- "$UNROLL" gradcheck --cell lstm --atol 0 --rtol 0
-"$UNROLL" gradcheck --cell rnn_relu --hidden 64 >gc.txt || fail "rnn_relu at hidden 64 failed: $(cat gc.txt)"
+# (before: FAILED, abs error 1.98, from finite differences across ReLU kinks)
+"$UNROLL" gradcheck --cell rnn_relu --hidden 64 --batch 16 >gc.txt || fail "rnn_relu at hidden 64 failed: $(cat gc.txt)"
 grep -q "PASSED" gc.txt || fail "no PASSED: $(cat gc.txt)"
+grep -q "kink, skipped" gc.txt || fail "no kinks reported: $(cat gc.txt)"
 
 # bench caps
 expect_exit 2 "bench --seq 100000000: must be an integer from 1 to 100000" -- "$UNROLL" bench --seq 100000000
