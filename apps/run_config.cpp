@@ -171,7 +171,9 @@ LoadedData load_data(const DataConfig& c, const std::string& data_dir) {
     SplitSpec split;
     split.train_fraction = c.train_fraction;
     split.validation_fraction = c.validation_fraction;
-    out.source = c.file;
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(c.file, ec);
+    out.source = ec ? c.file : absolute.lexically_normal().string();  // as recorded (pin_data_file)
     try {
       out.data = prepare_data(std::move(s), split, spec, kind);
     } catch (const DataError& e) {

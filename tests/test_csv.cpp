@@ -254,7 +254,7 @@ TEST_CASE("csv: input that never ends is bounded: devices refused, whole input a
   CHECK(read_csv(fits, "fits", {"v"}).rows() == 100000);
 }
 
-TEST_CASE("csv: a file's bytes and FNV-1a hash identify its content (a run's data identity)") {
+TEST_CASE("csv: the bytes and FNV-1a hash of a file identify its content (the data identity of a run)") {
   const std::string path = temp_path("identity.csv");
   { std::ofstream(path, std::ios::binary) << "t,v\n0,1.5\n1,2.5\n"; }
   const CsvTable a = read_csv(path, {"v"});

@@ -18,7 +18,7 @@ namespace {
 std::string nested(int depth) { return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']'); }
 }  // namespace
 
-TEST_CASE("parse_bounded_json: depth and size are bounded; brackets inside strings do not count") {
+TEST_CASE("parse_bounded_json: depth and size are bounded, brackets inside strings do not count") {
   CHECK(parse_bounded_json(nested(64), "t").is_array());
   CHECK_THROWS_WITH_AS(parse_bounded_json(nested(65), "t"),
                        "t is JSON nested deeper than 64 levels (at byte 64); refused (hint: the file was crafted or "
@@ -33,7 +33,7 @@ TEST_CASE("parse_bounded_json: depth and size are bounded; brackets inside strin
                        "t is 6 bytes of JSON, more than the 5 allowed", DataError);
 }
 
-TEST_CASE("checkpoint: 70,000 nested '[' in /model/config or /data/scaler are refused with exit-2 errors, not a crash") {
+TEST_CASE("checkpoint: 70000 nested brackets in /model/config or /data/scaler are refused with exit-2 errors, not a crash") {
   ScratchDir dir;
   TinyNet net(3, 2, 2, DType::f32, 1);
   const auto items = cd::to_items(full_checkpoint(net, 3));
