@@ -7,8 +7,11 @@
 //
 // Note [Bench threads]: oneDNN runs on OpenMP. --threads K calls omp_set_num_threads(K), looked up at run
 // time in the OpenMP runtime oneDNN already loaded (dlsym), so the command needs no OpenMP link of its own.
+// K is at most 1024 (docs/cli.md): 100,000 threads crashed the runtime. Sizes are capped (--seq <= 100,000,
+// --batch and --hidden <= 65,536) and refused when the estimated memory exceeds the machine's.
 #include <dlfcn.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +20,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "apps/run_config.h"
 #include "autodiff/backward.h"
 #include "graph/check.h"
@@ -61,6 +65,21 @@ int64_t recompute_steps(const std::string& text) {
   return k;
 }
 
+// A lower bound on the memory of one training step, in bytes (float32, 4 gates as in an LSTM): per layer
+// and time step the gates and states kept for backward and their gradients, the input sequence, and
+// weights with their gradient and two Adam slots. Sizes beyond the machine are refused before allocating.
+double estimated_bytes(const BenchCliOptions& o) {
+  const double T = o.seq, B = o.batch, H = o.hidden, in = o.input, L = o.layers, G = 4;
+  const double states = 2 * T * B * H * (G + 3) * L + 2 * T * B * in;
+  const double weights = 4 * (G * H * (in + H + 1) + (L - 1) * G * H * (2 * H + 1));
+  return 4 * (states + weights);
+}
+
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0;
+}
+
 void validate(const BenchCliOptions& o) {
   const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr (older spelling) -> gru_lbr, others unchanged
   UNROLL_CHECK(cli_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
@@ -77,6 +96,11 @@ void validate(const BenchCliOptions& o) {
   UNROLL_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 0, UsageError,
                "bench: --steps must be positive and --warmup, --threads non-negative (got {}, {}, {})", o.steps,
                o.warmup, o.threads);
+  const double need = estimated_bytes(o), have = physical_memory_bytes();
+  UNROLL_CHECK(have <= 0 || need <= have, UsageError,
+               "bench: --seq {} --batch {} --hidden {} --layers {} needs about {:.1f} GiB for the states kept for "
+               "backward, more than this machine's {:.1f} GiB (hint: lower --seq, --batch or --hidden)",
+               o.seq, o.batch, o.hidden, o.layers, need / (1 << 30), have / (1 << 30));
 }
 
 // Matmul FLOPs of one training step. Forward: per layer the input projection 2*T*B*in*G*H and the
@@ -234,18 +258,18 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   CLI::App* sub = app.add_subcommand("bench", "time complete training steps of a recurrent model (issue 6)");
   sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr | cifg | any registered cell")
       ->capture_default_str();
-  sub->add_option("--input", o->input, "input features")->capture_default_str();
-  sub->add_option("--hidden", o->hidden, "hidden units")->capture_default_str();
-  sub->add_option("--seq", o->seq, "time steps")->capture_default_str();
-  sub->add_option("--batch", o->batch, "batch size")->capture_default_str();
-  sub->add_option("--layers", o->layers, "stacked layers")->capture_default_str();
-  sub->add_option("--out", o->out, "head outputs (classes for xent); 0 = same as --input")->capture_default_str();
+  sub->add_option("--input", o->input, "input features")->check(integer_in(1, 65536))->capture_default_str();
+  sub->add_option("--hidden", o->hidden, "hidden units")->check(integer_in(1, 65536))->capture_default_str();
+  sub->add_option("--seq", o->seq, "time steps")->check(integer_in(1, 100000))->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size")->check(integer_in(1, 65536))->capture_default_str();
+  sub->add_option("--layers", o->layers, "stacked layers")->check(integer_in(1, 64))->capture_default_str();
+  sub->add_option("--out", o->out, "head outputs (classes for xent); 0 = same as --input")->check(integer_in(0, 65536))->capture_default_str();
   sub->add_option("--head", o->head, "last: head on the last state; all: on every step")->capture_default_str();
   sub->add_option("--loss", o->loss, "mse | xent")->capture_default_str();
-  sub->add_option("--steps", o->steps, "timed steps")->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
-  sub->add_option("--threads", o->threads, "OpenMP threads (0: the default)")->capture_default_str();
-  sub->add_option("--seed", o->seed, "seed for weights and data")->capture_default_str();
+  sub->add_option("--steps", o->steps, "timed steps")->check(integer_in(1, 100000))->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "untimed steps first")->check(integer_in(0, 100000))->capture_default_str();
+  sub->add_option("--threads", o->threads, "OpenMP threads (0: the default)")->check(integer_in(0, 1024))->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed for weights and data")->check(unsigned_in(0))->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object on stdout");
   sub->add_flag("--release-grads", o->release_grads,
                 "backward releases intermediate gradient buffers for reuse (Note [Released gradients])");

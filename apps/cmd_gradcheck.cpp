@@ -1,9 +1,11 @@
 // What lives here: `unroll gradcheck --cell NAME`: a float64 finite-difference check of one recurrent
 // layer of that cell unrolled over --steps time steps, with respect to the input sequence, the initial
-// states and every parameter; prints the worst error per tensor and exits 1 on failure.
+// states and every parameter; prints the worst error per tensor (and the entries skipped at ReLU kinks,
+// autodiff/gradcheck.h) and exits 1 on failure with one line on stderr.
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "apps/run_config.h"
 #include "autodiff/gradcheck.h"
 #include "graph/check.h"
@@ -71,11 +73,21 @@ int run_gradcheck(const GradcheckCliOptions& o) {
                            "|a - n| <= {} + {} |n|\n",
                            config.cell, o.input, o.hidden, o.steps, o.batch, o.atol, o.rtol);
   std::cout << fmt::format("  {:<12} {:>12} {:>12} {:>10}  {}\n", "tensor", "abs error", "rel error", "badness", "");
-  for (const auto& e : report.worst_per_input)
-    std::cout << fmt::format("  {:<12} {:>12.3e} {:>12.3e} {:>10.3g}  {}\n", e.input, e.abs_error, e.rel_error,
-                             e.badness, e.badness > 1 ? "FAILED" : "ok");
+  for (size_t i = 0; i < report.worst_per_input.size(); ++i) {
+    const GradcheckEntry& e = report.worst_per_input[i];
+    const int64_t kinks = report.kinks_per_input[i];
+    std::cout << fmt::format("  {:<12} {:>12.3e} {:>12.3e} {:>10.3g}  {}{}\n", e.input, e.abs_error, e.rel_error,
+                             e.badness, e.badness > 1 ? "FAILED" : "ok",
+                             kinks > 0 ? fmt::format(" ({} at a kink, skipped)", kinks) : "");
+  }
   std::cout << report.summary() << "\n";
-  return report.ok ? kExitOk : kExitFailedCheck;
+  if (report.ok) return kExitOk;
+  std::cout << std::flush;
+  std::cerr << fmt::format("unroll: gradcheck FAILED for cell {}: '{}' index {}: analytic {:.6g}, numeric {:.6g} "
+                           "(|a - n| = {:.3g} > {} + {} |n|)\n",
+                           config.cell, report.worst.input, report.worst.index, report.worst.analytic,
+                           report.worst.numeric, report.worst.abs_error, o.atol, o.rtol);
+  return kExitFailedCheck;
 }
 
 }  // namespace
@@ -84,13 +96,13 @@ void register_gradcheck_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<GradcheckCliOptions>();
   CLI::App* sub = app.add_subcommand("gradcheck", "float64 gradient check of a recurrent cell unrolled over time");
   sub->add_option("--cell", o->cell, "rnn | lstm | gru | gru_lbr | any registered cell")->required();
-  sub->add_option("--input", o->input, "input features")->capture_default_str();
-  sub->add_option("--hidden", o->hidden, "hidden units")->capture_default_str();
-  sub->add_option("--steps", o->steps, "time steps")->capture_default_str();
-  sub->add_option("--batch", o->batch, "batch size")->capture_default_str();
-  sub->add_option("--seed", o->seed, "seed for weights and inputs")->capture_default_str();
-  sub->add_option("--atol", o->atol, "absolute tolerance")->capture_default_str();
-  sub->add_option("--rtol", o->rtol, "relative tolerance")->capture_default_str();
+  sub->add_option("--input", o->input, "input features")->check(integer_in(1, 64))->capture_default_str();
+  sub->add_option("--hidden", o->hidden, "hidden units")->check(integer_in(1, 64))->capture_default_str();
+  sub->add_option("--steps", o->steps, "time steps")->check(integer_in(1, 64))->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size")->check(integer_in(1, 16))->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed for weights and inputs")->check(unsigned_in(0))->capture_default_str();
+  sub->add_option("--atol", o->atol, "absolute tolerance")->check(number_at_least(0))->capture_default_str();
+  sub->add_option("--rtol", o->rtol, "relative tolerance")->check(number_at_least(0))->capture_default_str();
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_gradcheck(*o); }});
 }
 

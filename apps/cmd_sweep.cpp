@@ -12,6 +12,7 @@
 
 #include "apps/commands.h"
 #include "apps/memory_check.h"
+#include "apps/option_checks.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
 #include "apps/run_folder.h"
@@ -210,20 +211,20 @@ int run_sweep(const SweepOptions& o) {
 void register_sweep_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<SweepOptions>();
   CLI::App* sub = app.add_subcommand("sweep", "the paper's grid: cells x history x horizon x seeds -> Markdown table + plot");
-  sub->add_option("--cells", o->cells, "hidden sizes")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
-  sub->add_option("--histories", o->histories, "history lengths")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
-  sub->add_option("--horizons", o->horizons, "horizons")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
-  sub->add_option("--seeds", o->seeds, "seeds per configuration (1..N)")->capture_default_str();
-  sub->add_option("--dataset", o->dataset, "built-in data")->check(CLI::IsMember({"magnet", "nottem"}))->capture_default_str();
+  sub->add_option("--cells", o->cells, "hidden sizes")->delimiter(',')->check(integer_in(1, 4096))->capture_default_str();
+  sub->add_option("--histories", o->histories, "history lengths")->delimiter(',')->check(integer_in(1, 4096))->capture_default_str();
+  sub->add_option("--horizons", o->horizons, "horizons")->delimiter(',')->check(integer_in(1, 4096))->capture_default_str();
+  sub->add_option("--seeds", o->seeds, "seeds per configuration (1..N)")->check(integer_in(1, 100))->capture_default_str();
+  sub->add_option("--dataset", o->dataset, "built-in data")->check(one_of({"magnet", "nottem"}))->capture_default_str();
   sub->add_option("--data-dir", o->data_dir, "where nottem.csv is");
   sub->add_option("--model", o->model, "cell")->capture_default_str();
-  sub->add_option("--epochs", o->epochs, "epochs per run")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--length", o->length, "magnet series length (0 = default)")->capture_default_str();
-  sub->add_option("--batch", o->batch, "batch size")->capture_default_str();
-  sub->add_option("--lr", o->lr, "learning rate")->capture_default_str();
-  sub->add_option("--clip", o->clip, "gradient-norm clip")->capture_default_str();
-  sub->add_option("--residual", o->residual, "predict the change from the last input")->capture_default_str();
-  sub->add_option("--highway", o->highway, "add a jointly trained linear AR over the window")->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "epochs per run")->check(integer_in(1, 1000000))->capture_default_str();
+  sub->add_option("--length", o->length, "magnet series length (0 = default)")->check(integer_in(0, 100000000))->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size")->check(integer_in(1, 1000000))->capture_default_str();
+  sub->add_option("--lr", o->lr, "learning rate")->check(number_at_least(0))->capture_default_str();
+  sub->add_option("--clip", o->clip, "gradient-norm clip")->check(number_at_least(0))->capture_default_str();
+  sub->add_option("--residual", o->residual, "predict the change from the last input")->check(true_or_false())->capture_default_str();
+  sub->add_option("--highway", o->highway, "add a jointly trained linear AR over the window")->check(true_or_false())->capture_default_str();
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
   sub->add_flag("--overwrite", o->overwrite, "an --out folder holding an earlier sweep's files: remove them first (else refused)");
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_sweep(*o); }});

@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/memory_check.h"
+#include "apps/option_checks.h"
 #include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
@@ -96,7 +97,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   namespace fs = std::filesystem;
   RunConfig run;
   std::unique_ptr<Checkpoint> resume_from;
-  std::string out_dir = o.out;
+  std::string out_dir = o.out, data_note;
   if (!o.resume.empty()) {
     resume_from = std::make_unique<Checkpoint>(load_checkpoint(o.resume));
     UNROLL_CHECK(resume_from->extra.is_object() && resume_from->extra.contains("run"), DataError,
@@ -104,6 +105,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                  "`unroll train`)",
                  o.resume);
     run = RunConfig::from_json(resume_from->extra["run"]);
+    data_note = locate_data_file(run.data, o.resume, o.data_file);
     if (sub->count("--epochs") > 0) run.trainer.epochs = o.epochs;
     if (sub->count("--detect-anomaly") > 0) run.trainer.detect_anomaly = true;
     if (sub->count("--patience") > 0) run.trainer.patience = o.patience;
@@ -139,8 +141,12 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   if (!resume_from) choose_history(run, data_dir);
   const LoadedData loaded = load_data(run.data, data_dir);
   const PreparedData& data = loaded.data;
-  if (!resume_from) fit_despike_threshold(run, data);  // once; then part of the config and the checkpoint
-  if (!resume_from) fit_training_budget(run, data);
+  if (!data_note.empty()) std::cerr << "unroll train: note: " << data_note << "\n";  // once the data is accepted
+  if (!resume_from) {  // once; then part of the config and the checkpoint
+    fit_despike_threshold(run, data);
+    fit_training_budget(run, data);
+    pin_data_file(run.data, loaded);
+  }
   Rng init_rng(run.trainer.seed);
   auto model = std::make_unique<ForecastModel>(run.model, init_rng);
   if (run.model.highway && !resume_from) {
@@ -270,66 +276,68 @@ int run_train(TrainOptions& o, CLI::App* sub) {
 void register_train_command(CLI::App& app, CommandTable& table) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* sub = app.add_subcommand("train", "train a forecaster (defaults: LSTM 128, history 16, horizon 1, Adam, magnet)");
-  sub->add_option("--dataset", o->dataset, "built-in data")->check(CLI::IsMember({"magnet", "nottem"}))->capture_default_str();
-  auto* data_opt = sub->add_option("--data", o->data_file, "a CSV file with a header (instead of --dataset)");
+  sub->add_option("--dataset", o->dataset, "built-in data")->check(one_of({"magnet", "nottem"}))->capture_default_str();
+  auto* data_opt = sub->add_option("--data", o->data_file,
+                                   "a CSV file with a header (instead of --dataset); with --resume: where the run's "
+                                   "CSV is now (it must be the same file: size and hash are checked)");
   sub->add_option("--column", o->column, "the CSV column to forecast")->needs(data_opt);
   data_opt->excludes("--dataset");
   sub->add_option("--data-dir", o->data_dir, "where nottem.csv is (default: $UNROLL_DATA_DIR, the installed share/unroll or the source data/)");
-  sub->add_option("--length", o->length, "magnet: number of samples (default: the generator's 30000)");
-  sub->add_option("--noise", o->noise, "magnet: white-noise standard deviation in volts");
-  sub->add_option("--data-seed", o->data_seed, "magnet: generator seed")->capture_default_str();
+  sub->add_option("--length", o->length, "magnet: number of samples (default: the generator's 30000)")->check(integer_in(0, 100000000));
+  sub->add_option("--noise", o->noise, "magnet: white-noise standard deviation in volts")->check(number_at_least(0));
+  sub->add_option("--data-seed", o->data_seed, "magnet: generator seed")->check(unsigned_in(0))->capture_default_str();
   sub->add_option("--scaler", o->scaler, "min_max | z_score | none (fitted on the training split)")->capture_default_str();
-  sub->add_option("--train-fraction", o->train_fraction, "CSV data: training fraction")->capture_default_str();
-  sub->add_option("--val-fraction", o->val_fraction, "CSV data: validation fraction")->capture_default_str();
+  sub->add_option("--train-fraction", o->train_fraction, "CSV data: training fraction")->check(number_in(0, 1, true, true))->capture_default_str();
+  sub->add_option("--val-fraction", o->val_fraction, "CSV data: validation fraction")->check(number_in(0, 1, false, true))->capture_default_str();
   sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr (or any registered cell)")->capture_default_str();
-  sub->add_option("--hidden", o->hidden, "hidden units per layer")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--layers", o->layers, "stacked layers")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--dropout", o->dropout, "dropout between layers")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  sub->add_option("--hidden", o->hidden, "hidden units per layer")->check(integer_in(1, 65536))->capture_default_str();
+  sub->add_option("--layers", o->layers, "stacked layers")->check(integer_in(1, 64))->capture_default_str();
+  sub->add_option("--dropout", o->dropout, "dropout between layers")->check(number_in(0, 0.99))->capture_default_str();
   sub->add_option("--residual", o->residual,
                   "predict the change from the last input (skip connection input -> output); false = the plain "
-                  "network")->capture_default_str();
+                  "network")->check(true_or_false())->capture_default_str();
   sub->add_option("--highway", o->highway,
                   "add a linear autoregression over the window (LSTNet's AR component), started at the least-squares AR fit "
                   "on the training windows and trained jointly with the network")
-      ->capture_default_str();
+      ->check(true_or_false())->capture_default_str();
   sub->add_option("--despike", o->despike,
                   "robust inputs: replace an input that differs from the median of its 3-point neighbourhood in the "
                   "window by more than K robust standard deviations of the training split's one-step changes by that "
                   "median (isolated spikes; 0 = off; default 20 on magnet with history >= 3, else 0)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number_at_least(0))
       ->capture_default_str();
-  sub->add_option("--history", o->history, "input steps per window (CSV data without --history: the AR order with the best validation RMSE, clamped to [8, 32])")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--history", o->history, "input steps per window (CSV data without --history: the AR order with the best validation RMSE, clamped to [8, 32])")->check(integer_in(1, 100000))->capture_default_str();
+  sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(integer_in(1, 100000))->capture_default_str();
   sub->add_option("--epochs", o->epochs, "total epochs; also the cosine's horizon unless --decay-epochs is given (a resumed run counts from its start and keeps "
                   "its horizon: beyond it training continues at the final learning rate). Default: magnet 16, nottem 200; CSV "
-                  "data: until the validation loss stops improving, capped at 20 epochs' steps (at least 4000, at most 20000)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--lr", o->lr, "learning rate")->check(CLI::NonNegativeNumber)->capture_default_str();
+                  "data: until the validation loss stops improving, capped at 20 epochs' steps (at least 4000, at most 20000)")->check(integer_in(0, 1000000))->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size")->check(integer_in(1, 1000000))->capture_default_str();
+  sub->add_option("--lr", o->lr, "learning rate")->check(number_at_least(0))->capture_default_str();
   sub->add_option("--loss", o->loss,
                   "training loss: mse | huber (robust to isolated outliers in the targets; validation, best.h5 and "
                   "the report stay MSE/RMSE)")
-      ->check(CLI::IsMember({"mse", "huber"}))
+      ->check(one_of({"mse", "huber"}))
       ->capture_default_str();
   sub->add_option("--huber-delta", o->huber_delta, "huber: quadratic within +-delta of the target (scaled units)")
-      ->capture_default_str();
-  sub->add_option("--optimizer", o->optimizer, "adam | sgd | rmsprop")->check(CLI::IsMember({"adam", "sgd", "rmsprop"}))->capture_default_str();
-  sub->add_option("--momentum", o->momentum, "sgd/rmsprop momentum")->capture_default_str();
+      ->check(number_at_least(0, true))->capture_default_str();
+  sub->add_option("--optimizer", o->optimizer, "adam | sgd | rmsprop")->check(one_of({"adam", "sgd", "rmsprop"}))->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "sgd/rmsprop momentum")->check(number_in(0, 1, false, true))->capture_default_str();
   sub->add_flag("--nesterov", o->nesterov, "sgd: Nesterov momentum");
-  sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay")->capture_default_str();
-  sub->add_option("--clip", o->clip, "clip the global gradient norm to this (0 = off)")->capture_default_str();
-  sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
+  sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay")->check(number_at_least(0))->capture_default_str();
+  sub->add_option("--clip", o->clip, "clip the global gradient norm to this (0 = off)")->check(number_at_least(0))->capture_default_str();
+  sub->add_option("--schedule", o->schedule, "constant | step | cosine")->check(one_of({"constant", "step", "cosine"}))->capture_default_str();
   sub->add_option("--decay-epochs", o->decay_epochs,
                   "cosine: epochs until the learning rate reaches 0 (then it stays there); default: --epochs. Stored in "
                   "the checkpoint: `--resume --epochs E2` beyond it continues at the final rate, bit-identical to a "
                   "straight run with --epochs E2 and this --decay-epochs")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_in(1, 1000000))
       ->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub->add_option("--step-size", o->step_size, "step schedule: steps between decays")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--gamma", o->gamma, "step schedule: decay factor")->capture_default_str();
-  sub->add_option("--patience", o->patience, "early stopping: epochs without a better validation loss (0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub->add_option("--seed", o->seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
-  sub->add_option("--keep-last", o->keep_last, "keep this many older checkpoint.h5 files (.1, .2, ...)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--warmup", o->warmup, "linear warm-up steps")->check(integer_in(0, 1000000000))->capture_default_str();
+  sub->add_option("--step-size", o->step_size, "step schedule: steps between decays")->check(integer_in(1, 1000000000))->capture_default_str();
+  sub->add_option("--gamma", o->gamma, "step schedule: decay factor")->check(number_at_least(0, true))->capture_default_str();
+  sub->add_option("--patience", o->patience, "early stopping: epochs without a better validation loss (0 = off)")->check(integer_in(0, 1000000))->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed for initialisation, shuffling and dropout")->check(unsigned_in(0))->capture_default_str();
+  sub->add_option("--keep-last", o->keep_last, "keep this many older checkpoint.h5 files (.1, .2, ...)")->check(integer_in(0, 1000));
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
   sub->add_option("--resume", o->resume, "continue the run saved in this checkpoint.h5 (in its folder)");
   sub->add_flag("--overwrite", o->overwrite,
@@ -340,14 +348,15 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   table.push_back({sub,
                    [o, sub] {
                      if (!o->resume.empty()) {
-                       for (const char* fixed : {"--dataset", "--data", "--column", "--length", "--noise", "--data-seed",
+                       for (const char* fixed : {"--dataset", "--column", "--length", "--noise", "--data-seed",
                                                  "--scaler", "--train-fraction", "--val-fraction", "--model", "--hidden",
                                                  "--layers", "--dropout", "--residual", "--highway", "--despike", "--history", "--horizon", "--batch", "--lr", "--loss", "--huber-delta",
                                                  "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--clip",
                                                  "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out", "--overwrite"})
                          UNROLL_CHECK(sub->count(fixed) == 0, UsageError,
                                       "train: {} cannot be combined with --resume (the run's settings come from the "
-                                      "checkpoint; only --epochs, --patience and --detect-anomaly may change)",
+                                      "checkpoint; only --epochs, --patience and --detect-anomaly may change, and --data "
+                                      "may point at the run's moved CSV)",
                                       fixed);
                        return;
                      }

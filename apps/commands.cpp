@@ -7,9 +7,9 @@
 #include <iostream>
 #include <new>
 
-#include "apps/signals.h"
-
 #include "apps/cli_docs.h"
+#include "apps/option_checks.h"
+#include "apps/signals.h"
 #include "graph/check.h"
 #include "graph/version.h"
 
@@ -91,7 +91,9 @@ int run_main(int argc, const char* const* argv) {
     }
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "unroll: " << one_line(e.what()) << " (see unroll --help)\n";
+    const CommandEntry* being_parsed = cli.chosen();
+    std::cerr << "unroll: " << one_line(describe_parse_error(e, being_parsed ? being_parsed->sub->get_name() : ""))
+              << " (see unroll " << (being_parsed ? being_parsed->sub->get_name() + " " : "") << "--help)\n";
     return kExitBadInput;
   }
   CommandEntry* e = cli.chosen();

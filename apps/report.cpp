@@ -116,11 +116,12 @@ std::string run_gnuplot(const std::string& dir, const std::string& script, const
   return "";
 }
 
+
 std::string make_plots(const std::string& dir, const nlohmann::json& history) {
   namespace fs = std::filesystem;
   std::string losses = "# epoch train_loss val_loss\n";
   for (const auto& h : history)
-    losses += fmt::format("{} {} {}\n", h["epoch"].get<int64_t>(), h["train_loss"].is_number() ? h["train_loss"].get<double>() : NAN,
+    losses += fmt::format("{} {} {}\n", h.value("epoch", int64_t{0}), h["train_loss"].is_number() ? h["train_loss"].get<double>() : NAN,
                           h["val_loss"].is_number() ? h["val_loss"].get<double>() : NAN);
   write_file_atomically((fs::path(dir) / "loss.dat").string(), losses);
   // Every name in the script is relative to dir (gnuplot runs there): no path is ever quoted into it.

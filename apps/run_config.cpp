@@ -37,13 +37,15 @@ nlohmann::json DataConfig::to_json() const {
           {"horizon", horizon},
           {"scaler", scaler},
           {"train_fraction", train_fraction},
-          {"validation_fraction", validation_fraction}};
+          {"validation_fraction", validation_fraction},
+          {"file_hash", file_hash},
+          {"file_bytes", file_bytes}};
 }
 
 DataConfig DataConfig::from_json(const nlohmann::json& j) {
   const JsonFields f(j, "run config data",
                      {"dataset", "file", "column", "length", "noise", "data_seed", "history", "horizon", "scaler",
-                      "train_fraction", "validation_fraction"});
+                      "train_fraction", "validation_fraction", "file_hash", "file_bytes"});
   DataConfig c;
   f.read("dataset", c.dataset);
   f.read("file", c.file);
@@ -56,6 +58,8 @@ DataConfig DataConfig::from_json(const nlohmann::json& j) {
   f.read("scaler", c.scaler);
   f.read("train_fraction", c.train_fraction);
   f.read("validation_fraction", c.validation_fraction);
+  f.read("file_hash", c.file_hash);
+  f.read_at_least("file_bytes", c.file_bytes, int64_t{0});
   c.validate();
   return c;
 }
@@ -223,11 +227,20 @@ LoadedData load_data(const DataConfig& c, const std::string& data_dir) {
   const ScalerKind kind = parse_scaler_kind(c.scaler);
   LoadedData out;
   if (c.dataset == "csv") {
-    Series s{c.column, read_csv_column(c.file, c.column)};
+    CsvTable table = read_csv(c.file, {c.column});
+    out.file_hash = fnv1a_hex(table.content_hash);
+    out.file_bytes = table.bytes;
+    UNROLL_CHECK(c.file_hash.empty() || (c.file_hash == out.file_hash && c.file_bytes == out.file_bytes), DataError,
+                 "{}: the data changed since the run started: {} bytes with hash {} now, {} bytes with hash {} "
+                 "recorded (hint: restore the file, or pass --data with the original file)",
+                 c.file, out.file_bytes, out.file_hash, c.file_bytes, c.file_hash);
+    Series s{c.column, std::move(table.columns[0])};
     SplitSpec split;
     split.train_fraction = c.train_fraction;
     split.validation_fraction = c.validation_fraction;
-    out.source = c.file;
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(c.file, ec);
+    out.source = ec ? c.file : absolute.lexically_normal().string();  // as recorded (pin_data_file)
     try {
       out.data = prepare_data(std::move(s), split, spec, kind);
     } catch (const DataError& e) {
@@ -246,6 +259,58 @@ LoadedData load_data(const DataConfig& c, const std::string& data_dir) {
   out.source = d.source;
   out.data = prepare_data(std::move(d.series), d.split, spec, kind);
   return out;
+}
+
+// Note [Data identity]: a run on a CSV records the file's absolute path, size and FNV-1a hash in its run
+// config. Everything that rebuilds the run's data later (train --resume, eval, predict, plot) finds the
+// file with locate_data_file and load_data refuses it when its size or hash differs, so a file that gained
+// rows (or was edited) is never silently used as the run's data. Checkpoints from before this have no hash:
+// their data is read unchecked and the user is told so.
+void pin_data_file(DataConfig& data, const LoadedData& loaded) {
+  if (data.dataset != "csv") return;
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(data.file, ec);
+  if (!ec) data.file = absolute.lexically_normal().string();
+  data.file_hash = loaded.file_hash;
+  data.file_bytes = loaded.file_bytes;
+}
+
+std::string locate_data_file(DataConfig& data, const std::string& checkpoint_path, const std::string& given) {
+  namespace fs = std::filesystem;
+  if (data.dataset != "csv") {
+    UNROLL_CHECK(given.empty(), UsageError, "{}: the run used the built-in dataset {}; --data does not apply",
+                 checkpoint_path, data.dataset);
+    return "";
+  }
+  const std::string unchecked =
+      data.file_hash.empty() ? " (the checkpoint predates data hashes: the file is not checked against the run's data)"
+                             : "";
+  std::error_code ec;
+  const auto absolute = [&](const fs::path& p) {
+    const fs::path a = fs::absolute(p, ec);
+    return ec ? p.string() : a.lexically_normal().string();
+  };
+  if (!given.empty()) {
+    const std::string recorded = data.file;
+    data.file = absolute(given);
+    return fmt::format("data: {} (given; the run recorded {}){}", data.file, recorded, unchecked);
+  }
+  const fs::path recorded(data.file);
+  const fs::path beside = fs::path(checkpoint_path).parent_path() / recorded.filename();
+  for (const fs::path& candidate : {recorded, beside}) {
+    if (candidate.is_absolute() || candidate == beside) {
+      if (fs::is_regular_file(candidate, ec) || fs::status(candidate, ec).type() == fs::file_type::fifo) {
+        const bool moved = candidate != recorded;
+        data.file = absolute(candidate);
+        if (!moved && unchecked.empty()) return "";
+        return fmt::format("data: {}{}{}", data.file, moved ? fmt::format(" (not found at {})", recorded.string()) : "",
+                           unchecked);
+      }
+    }
+  }
+  // Not found as recorded or beside the checkpoint: an older checkpoint's relative path, read from the
+  // working directory (load_data names the file when it is missing).
+  return unchecked.empty() ? "" : fmt::format("data: {}{}", data.file, unchecked);
 }
 
 LoadedData load_csv_for_eval(const std::string& file, const std::string& column, const WindowSpec& spec,
@@ -278,6 +343,7 @@ LoadedRun load_run(const std::string& checkpoint_path) {
                "{}: the checkpoint has no run configuration (extra/run) (hint: it was not written by `unroll train`)",
                checkpoint_path);
   r.run = RunConfig::from_json(c.extra["run"]);
+  locate_data_file(r.run.data, checkpoint_path);  // the note is for resume; eval, predict and plot just read it
   const ForecastModelConfig saved = ForecastModelConfig::from_json(c.model_config);
   r.run.model = saved;
   Rng rng(r.run.trainer.seed);

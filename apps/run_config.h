@@ -29,6 +29,10 @@ struct DataConfig {
   std::string scaler = "min_max";  // min_max | z_score | none
   double train_fraction = 0.7;     // csv only (built-in data use their standard split)
   double validation_fraction = 0.15;
+  // csv: the identity of the data a run started on (Note [Data identity] in apps/run_config.cpp); empty / 0
+  // in checkpoints written before unroll recorded it.
+  std::string file_hash;  // FNV-1a 64 of the file's bytes, 16 hex digits
+  int64_t file_bytes = 0;
 
   nlohmann::json to_json() const;
   static DataConfig from_json(const nlohmann::json& j);
@@ -95,8 +99,19 @@ struct LoadedData {
   PreparedData data;
   int64_t seasonal_period = 0;
   std::string source;
+  std::string file_hash;  // csv: what was read (fnv1a_hex) and its size
+  int64_t file_bytes = 0;
 };
+// csv data with a recorded file_hash must match it (DataError naming what differs).
 LoadedData load_data(const DataConfig& config, const std::string& data_dir);
+
+// A new run: records the absolute path, size and hash of its CSV in `run` (no-op for built-in data).
+void pin_data_file(DataConfig& data, const LoadedData& loaded);
+
+// Where a saved run's CSV is now (Note [Data identity]): `given` (--data) when not empty, else the
+// recorded path, else a file of the same name beside the checkpoint, else the recorded path relative
+// to the working directory. Sets data.file to it; returns a note for the user ("" when nothing to say).
+std::string locate_data_file(DataConfig& data, const std::string& checkpoint_path, const std::string& given = {});
 // The same windows over another CSV column with a given (saved) scaler: every window is a test window.
 LoadedData load_csv_for_eval(const std::string& file, const std::string& column, const WindowSpec& spec,
                              const Scaler& scaler);

@@ -19,6 +19,7 @@
 #include <set>
 
 #include "graph/check.h"
+#include "graph/json_bounds.h"
 #include "io/checkpoint_file.h"
 #include "models/module.h"
 
@@ -124,13 +125,36 @@ const Item& expect(const std::string& path, const Item& it, ItemType type, const
 json parse_json(const std::string& path, const Item& it) {
   expect(path, it, ItemType::str, {});
   try {
-    return json::parse(it.str);
-  } catch (const json::exception& e) {
-    throw IoError(fmt::format("{}: {} is not valid JSON: {}", ctx(path), it.key(), e.what()));
+    return parse_bounded_json(it.str, fmt::format("{}: {}", ctx(path), it.key()));
+  } catch (const DataError& e) {
+    throw IoError(e.what());
   }
 }
 
 
+
+// /trainer/history: per-epoch metrics, an array of objects (null when none). The keys Trainer writes and reads back are
+// type-checked here ("epoch", "step": integers >= 0; "lr": a number; "train_loss", "val_loss": a number
+// or null), so a crafted file fails naming the entry instead of a JSON type error in resume or inspect.
+void check_history(const std::string& path, const json& history) {
+  if (history.is_null()) return;  // a model-only checkpoint
+  UNROLL_CHECK(history.is_array(), IoError, "{}: /trainer/history must be a JSON array or null, got {}", ctx(path),
+               history.type_name());
+  for (size_t i = 0; i < history.size(); ++i) {
+    const json& h = history[i];
+    UNROLL_CHECK(h.is_object(), IoError, "{}: /trainer/history[{}] must be a JSON object, got {}", ctx(path), i,
+                 h.type_name());
+    for (const char* key : {"epoch", "step", "lr", "train_loss", "val_loss"}) {
+      const auto it = h.find(key);
+      if (it == h.end()) continue;
+      const bool whole = key[0] == 'e' || key[0] == 's';
+      const bool fits = whole ? it->is_number_integer() && it->get<int64_t>() >= 0
+                              : it->is_number() || (key[0] != 'l' && it->is_null());
+      UNROLL_CHECK(fits, IoError, "{}: /trainer/history[{}].{} must be {}, got {}", ctx(path), i, key,
+                   whole ? "an integer >= 0" : key[0] == 'l' ? "a number" : "a number or null", it->type_name());
+    }
+  }
+}
 
 }  // namespace
 
@@ -222,6 +246,7 @@ Checkpoint checkpoint_from_image(const std::string& path, const std::vector<unsi
       c.progress.schedule = parse_json(path, it);
     } else if (p == "/trainer/history" && !it.is_attribute()) {
       c.progress.history = parse_json(path, it);
+      check_history(path, c.progress.history);
     } else if (p == "/data/scaler" && !it.is_attribute()) {
       c.scaler = parse_json(path, it);
     } else if (p == "/extra" && !it.is_attribute()) {

@@ -42,7 +42,8 @@ std::string quoted_excerpt(std::string_view text) {
 class ByteSource {
  public:
   explicit ByteSource(std::string_view text) : cur_(text.data()), end_(text.data() + text.size()) {}
-  ByteSource(std::istream& in, const std::string& source) : in_(&in), source_(&source), buffer_(kChunk) {}
+  ByteSource(std::istream& in, const std::string& source, int64_t max_bytes)
+      : in_(&in), source_(&source), buffer_(kChunk), max_bytes_(max_bytes) {}
 
   // -1 at the end of input.
   int get() {
@@ -61,6 +62,11 @@ class ByteSource {
     const std::streamsize got = in_->gcount();
     UNROLL_CHECK(!in_->bad(), IoError, "csv '{}': reading failed ({}) (hint: check the disk and the file)", *source_,
                  std::strerror(errno));
+    read_ += got;
+    hash_ = fnv1a(buffer_.data(), static_cast<size_t>(got), hash_);
+    UNROLL_CHECK(read_ <= max_bytes_, DataError,
+                 "csv '{}': more than {} bytes; refused (hint: is it a CSV file? the limit is CsvOptions::max_bytes)",
+                 *source_, max_bytes_);
     cur_ = buffer_.data();
     end_ = cur_ + got;
     return got > 0;
@@ -71,13 +77,19 @@ class ByteSource {
   std::istream* in_ = nullptr;
   const std::string* source_ = nullptr;
   std::vector<char> buffer_;
+  int64_t max_bytes_ = 0, read_ = 0;
+  uint64_t hash_ = kFnv1aOffset;
+
+ public:
+  int64_t bytes_read() const { return read_; }
+  uint64_t hash() const { return hash_; }
 };
 
 // Splits the input into records. Fields whose index is not marked `keep` are scanned but not stored.
 class RecordReader {
  public:
-  RecordReader(ByteSource& bytes, const std::string& source, char delimiter)
-      : bytes_(bytes), source_(source), delim_(delimiter) {}
+  RecordReader(ByteSource& bytes, const std::string& source, const CsvOptions& options)
+      : bytes_(bytes), source_(source), delim_(options.delimiter), max_record_bytes_(options.max_record_bytes) {}
 
   struct Record {
     std::vector<std::string> fields;  // only the kept ones hold text
@@ -105,8 +117,13 @@ class RecordReader {
     enum class State { field_start, unquoted, quoted, after_quote } state = State::field_start;
     std::string* text = field_text(rec);
     bool any_char = false;
+    int64_t record_bytes = 0;
     while (true) {
       c = bytes_.get();
+      UNROLL_CHECK(++record_bytes <= max_record_bytes_, DataError,
+                   "csv '{}' line {}: the record is longer than {} bytes; refused (hint: is it a CSV file? the limit "
+                   "is CsvOptions::max_record_bytes)",
+                   source_, rec.line, max_record_bytes_);
       if (c == -1) {
         UNROLL_CHECK(state != State::quoted, DataError,
                      "csv '{}' line {}, column {}: a quoted field is never closed (hint: write a quote inside a quoted "
@@ -200,6 +217,7 @@ class RecordReader {
   ByteSource& bytes_;
   const std::string& source_;
   char delim_;
+  int64_t max_record_bytes_;
   int64_t line_ = 1;
   int64_t quote_line_ = 1;
   bool at_start_ = true;
@@ -289,7 +307,7 @@ CsvTable read_records(ByteSource& bytes, const std::string& source, const std::v
                       const CsvOptions& options) {
   UNROLL_CHECK(options.delimiter != '"' && options.delimiter != '\n' && options.delimiter != '\r', UsageError,
                "csv '{}': the delimiter cannot be a quote or a line break (hint: use ',', ';' or a tab)", source);
-  RecordReader reader(bytes, source, options.delimiter);
+  RecordReader reader(bytes, source, options);
   RecordReader::Record rec;
   CsvTable table;
   table.source = source;
@@ -353,6 +371,16 @@ CsvTable read_records(ByteSource& bytes, const std::string& source, const std::v
 
 }  // namespace
 
+uint64_t fnv1a(const char* bytes, size_t n, uint64_t hash) {
+  for (size_t i = 0; i < n; ++i) {
+    hash ^= static_cast<unsigned char>(bytes[i]);
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+std::string fnv1a_hex(uint64_t hash) { return fmt::format("{:016x}", hash); }
+
 const std::vector<double>& CsvTable::column(const std::string& name) const {
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] == name) return columns[i];
@@ -363,8 +391,13 @@ const std::vector<double>& CsvTable::column(const std::string& name) const {
 
 CsvTable read_csv(std::istream& in, const std::string& source, const std::vector<std::string>& columns,
                   const CsvOptions& options) {
-  ByteSource bytes(in, source);
-  return read_records(bytes, source, columns, options);
+  ByteSource bytes(in, source, options.max_bytes);
+  CsvTable table = read_records(bytes, source, columns, options);
+  while (bytes.get() != -1) {  // the identity covers every byte, also blank lines after the last record
+  }
+  table.bytes = bytes.bytes_read();
+  table.content_hash = bytes.hash();
+  return table;
 }
 
 CsvTable parse_csv(std::string_view text, const std::string& source, const std::vector<std::string>& columns,
@@ -378,6 +411,9 @@ std::ifstream open_csv(const std::string& path) {
   std::error_code ec;
   UNROLL_CHECK(!std::filesystem::is_directory(path, ec), IoError,
                "csv '{}': cannot open the file (it is a directory) (hint: pass the path of a .csv file)", path);
+  const auto type = std::filesystem::status(path, ec).type();
+  UNROLL_CHECK(ec || type == std::filesystem::file_type::regular || type == std::filesystem::file_type::fifo, IoError,
+               "csv '{}': not a regular file (a device or socket); refused (hint: pass the path of a .csv file)", path);
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   UNROLL_CHECK(in.is_open(), IoError, "csv '{}': cannot open the file ({}) (hint: check the path and permissions)",
@@ -393,8 +429,8 @@ CsvTable read_csv(const std::string& path, const std::vector<std::string>& colum
 
 std::vector<std::string> read_csv_header(const std::string& path, const CsvOptions& options) {
   std::ifstream in = open_csv(path);
-  ByteSource bytes(in, path);
-  RecordReader reader(bytes, path, options.delimiter);
+  ByteSource bytes(in, path, options.max_bytes);
+  RecordReader reader(bytes, path, options);
   RecordReader::Record rec;
   return parse_header(reader, rec, path, options.delimiter);
 }

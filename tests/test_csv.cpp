@@ -230,3 +230,40 @@ TEST_CASE("csv: a million rows from a file") {
   CHECK(sum == doctest::Approx(1000.0 * (499.5 * 1000 + 0.5 * 1000)));
   std::filesystem::remove(path);
 }
+
+TEST_CASE("csv: input that never ends is bounded: devices refused, whole input and one record capped") {
+  CHECK_THROWS_WITH_AS(read_csv("/dev/zero", {"v"}),
+                       "csv '/dev/zero': not a regular file (a device or socket); refused (hint: pass the path of a "
+                       ".csv file)",
+                       IoError);
+  std::istringstream zeros(std::string(3 << 20, '\0'));
+  CHECK_THROWS_WITH_AS(read_csv(zeros, "zeros", {"v"}),
+                       "csv 'zeros' line 1: the record is longer than 1048576 bytes; refused (hint: is it a CSV file? the "
+                       "limit is CsvOptions::max_record_bytes)",
+                       DataError);
+  std::string rows = "v\n";
+  for (int i = 0; i < 100000; ++i) rows += "1\n";
+  std::istringstream many(rows);
+  CsvOptions small;
+  small.max_bytes = 100000;
+  CHECK_THROWS_WITH_AS(read_csv(many, "many", {"v"}, small),
+                       "csv 'many': more than 100000 bytes; refused (hint: is it a CSV file? the limit is "
+                       "CsvOptions::max_bytes)",
+                       DataError);
+  std::istringstream fits(rows);
+  CHECK(read_csv(fits, "fits", {"v"}).rows() == 100000);
+}
+
+TEST_CASE("csv: the bytes and FNV-1a hash of a file identify its content (the data identity of a run)") {
+  const std::string path = temp_path("identity.csv");
+  { std::ofstream(path, std::ios::binary) << "t,v\n0,1.5\n1,2.5\n"; }
+  const CsvTable a = read_csv(path, {"v"});
+  CHECK(a.bytes == 16);
+  CHECK(fnv1a_hex(a.content_hash) == fnv1a_hex(fnv1a("t,v\n0,1.5\n1,2.5\n", 16)));
+  CHECK(fnv1a_hex(fnv1a("", 0)) == "cbf29ce484222325");  // the FNV-1a 64 offset basis
+  CHECK(fnv1a_hex(fnv1a("a", 1)) == "af63dc4c8601ec8c");  // the published test vector
+  { std::ofstream(path, std::ios::binary | std::ios::app) << "2,3.5\n"; }
+  const CsvTable b = read_csv(path, {"v"});
+  CHECK(b.bytes == 22);
+  CHECK(b.content_hash != a.content_hash);
+}

@@ -67,3 +67,44 @@ TEST_CASE("gradcheck warns when called on float32") {
   REQUIRE(report.warnings.size() == 1);
   CHECK(report.warnings[0].find("float32") != std::string::npos);
 }
+
+namespace {
+// y = relu(x) recorded with a WRONG backward: dx += dy / 2 where x > 0.
+void half_relu_backward(BackwardContext& c) {
+  const double* x = c.in(0).data<double>();
+  const double* dy = c.dout().data<double>();
+  double* dx = c.din(0).data<double>();
+  for (int64_t i = 0; i < c.out().numel(); ++i) dx[i] += x[i] > 0 ? dy[i] / 2 : 0.0;
+}
+Var half_relu(Var x) {
+  Tensor y = x.tape().alloc(x.shape(), x.dtype());
+  for (int64_t i = 0; i < y.numel(); ++i) y.set(i, std::max(0.0, x.value().at(i)));
+  return record_op(OpKind::relu, {x}, y, &half_relu_backward);
+}
+}  // namespace
+
+TEST_CASE("gradcheck: points whose differences straddle a ReLU kink are reported as kinks, not as wrong gradients") {
+  // The default float64 step is about 6e-6: x = 2e-6 and -3e-6 straddle the kink at 0, 0.5 and -0.7 do not.
+  const Tensor x = Tensor::from_values({2e-6, -3e-6, 0.5, -0.7}, {4}, DType::f64);
+  const GradcheckReport report =
+      gradcheck([](Tape&, const std::vector<Var>& in) { return relu(in[0]); }, {x}, {}, {.input_names = {"x"}});
+  CHECK(report.ok);
+  CHECK(report.kinks_skipped == 2);
+  REQUIRE(report.kinks_per_input.size() == 1);
+  CHECK(report.kinks_per_input[0] == 2);
+  CHECK(report.summary().find("2 entries straddle a kink") != std::string::npos);
+  CHECK(report.summary().find("kink, skipped") != std::string::npos);
+}
+
+TEST_CASE("gradcheck: a wrong gradient near a kink still fails (the kink rule does not hide it)") {
+  const Tensor x = Tensor::from_values({2e-6, 0.5, -0.7}, {3}, DType::f64);
+  const GradcheckReport report =
+      gradcheck([](Tape&, const std::vector<Var>& in) { return half_relu(in[0]); }, {x}, {}, {.input_names = {"x"}});
+  CHECK_FALSE(report.ok);
+  CHECK(report.worst.index == 1);  // the smooth point: analytic 0.5, numeric 1
+  CHECK(report.worst.analytic == doctest::Approx(0.5));
+  CHECK(report.kinks_skipped == 0);  // at 2e-6 the analytic 0.5 matches neither one-sided difference (1 and 1/3)
+  GradcheckOptions directional;
+  directional.max_jacobian_entries = 1;
+  CHECK_FALSE(gradcheck([](Tape&, const std::vector<Var>& in) { return half_relu(in[0]); }, {x}, {}, directional).ok);
+}

@@ -187,7 +187,7 @@ TEST_CASE("trainer: a non-finite loss stops training, names epoch and step, keep
     CHECK(r.status == TrainStatus::diverged);
     CHECK(r.message ==
           "training stopped at epoch 2, step 1 of 9 (global step 10): the loss is nan; the last good checkpoint " + file +
-              " is kept (hint: lower --lr, set --clip, or find the op with --detect-anomaly)");
+              " is kept (hint: start a new run with a lower --lr or a --clip, or find the op with --detect-anomaly)");
   }
   const Checkpoint after = load_checkpoint(file);
   CHECK(after.progress.epoch == 1);

@@ -133,9 +133,9 @@ void Trainer::resume(const Checkpoint& ckpt) {
   partial_loss_count_ = 0;
   checkpoint_on_disk_ = true;
   if (ckpt.extra.is_object() && ckpt.extra.contains("partial_epoch")) {
-    const auto& p = ckpt.extra["partial_epoch"];
-    partial_loss_sum_ = p.value("loss_sum", 0.0);
-    partial_loss_count_ = p.value("batches", int64_t{0});
+    const JsonFields p(ckpt.extra["partial_epoch"], "checkpoint /extra partial_epoch", {"loss_sum", "batches"});
+    p.read("loss_sum", partial_loss_sum_);
+    p.read_at_least("batches", partial_loss_count_, int64_t{0});
   }
 }
 
@@ -153,10 +153,12 @@ double Trainer::best_val_from_history(int64_t* best_epoch, int64_t* since_best) 
   *best_epoch = 0;
   *since_best = 0;
   for (const auto& h : progress_.history) {
-    const double v = h["val_loss"].is_number() ? h["val_loss"].get<double>() : h["train_loss"].get<double>();
+    const auto val = h.find("val_loss"), train = h.find("train_loss");
+    const auto score = val != h.end() && val->is_number() ? val : train;
+    const double v = score != h.end() && score->is_number() ? score->get<double>() : kNaN;  // null: a NaN loss
     if (std::isfinite(v) && (!std::isfinite(best) || v < best)) {
       best = v;
-      *best_epoch = h["epoch"].get<int64_t>();
+      *best_epoch = h.value("epoch", int64_t{0});
       *since_best = 0;
     } else {
       ++*since_best;
@@ -255,8 +257,8 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
         if (!anomaly.empty())
           return finish(TrainStatus::diverged, fmt::format("training stopped at {}: {}; {}", where, anomaly, kept));
         return finish(TrainStatus::diverged,
-                      fmt::format("training stopped at {}: the loss is {}; {} (hint: lower --lr, set --clip, or find "
-                                  "the op with --detect-anomaly)",
+                      fmt::format("training stopped at {}: the loss is {}; {} (hint: start a new run with a lower "
+                                  "--lr or a --clip, or find the op with --detect-anomaly)",
                                   where, std::isnan(loss_value) ? std::string("nan") : fmt::format("{}", loss_value),
                                   kept));  // a NaN's sign bit depends on the kernels: always "nan"
       }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "apps/run_config.h"
 #include "graph/check.h"
 
@@ -30,7 +31,8 @@ TEST_CASE("cli: bad usage is rejected with a message naming the option") {
   CHECK_THROWS_AS(parse_and_validate({"train", "--dataset", "nottem", "--data", "x.csv"}), CLI::ParseError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--resume", "c.h5", "--hidden", "16"}),
                        "train: --hidden cannot be combined with --resume (the run's settings come from the checkpoint; "
-                       "only --epochs, --patience and --detect-anomaly may change)",
+                       "only --epochs, --patience and --detect-anomaly may change, and --data may point at "
+                       "the run's moved CSV)",
                        UsageError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--model", "lstn"}),
                        doctest::Contains("model: unknown cell 'lstn' (hint: use rnn, lstm, gru or gru_lbr"), UsageError);
@@ -41,8 +43,7 @@ TEST_CASE("cli: bad usage is rejected with a message naming the option") {
                                            "10"}),
                        "sweep: 11000 runs is too many (limit 10000; hint: shorten the lists)", UsageError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"gradcheck", "--cell", "lstm", "--steps", "0"}),
-                       "gradcheck: --input, --hidden and --steps must be in [1, 64] and --batch in [1, 16] (got 3, 4, 0, 2)",
-                       UsageError);
+                       "--steps: 0: must be an integer from 1 to 64", CLI::ValidationError);
 }
 
 TEST_CASE("cli: the training loss and the cosine length options") {
@@ -50,18 +51,18 @@ TEST_CASE("cli: the training loss and the cosine length options") {
   CHECK_NOTHROW(parse_and_validate({"train", "--loss", "mse"}));
   CHECK_THROWS_AS(parse_and_validate({"train", "--loss", "l1"}), CLI::ParseError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--loss", "huber", "--huber-delta", "0"}),
-                       "trainer: the Huber delta must be a positive finite number, got 0 (hint: it is in scaled units, "
-                       "e.g. 0.02)",
-                       UsageError);
+                       "--huber-delta: 0: must be a number > 0", CLI::ValidationError);
   CHECK_NOTHROW(parse_and_validate({"train", "--decay-epochs", "16", "--epochs", "16"}));
   CHECK_THROWS_AS(parse_and_validate({"train", "--decay-epochs", "0"}), CLI::ParseError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--resume", "c.h5", "--decay-epochs", "4"}),
                        "train: --decay-epochs cannot be combined with --resume (the run's settings come from the "
-                       "checkpoint; only --epochs, --patience and --detect-anomaly may change)",
+                       "checkpoint; only --epochs, --patience and --detect-anomaly may change, and --data may point at "
+                       "the run's moved CSV)",
                        UsageError);
   CHECK_THROWS_WITH_AS(parse_and_validate({"train", "--resume", "c.h5", "--loss", "huber"}),
                        "train: --loss cannot be combined with --resume (the run's settings come from the checkpoint; "
-                       "only --epochs, --patience and --detect-anomaly may change)",
+                       "only --epochs, --patience and --detect-anomaly may change, and --data may point at "
+                       "the run's moved CSV)",
                        UsageError);
 }
 
@@ -94,4 +95,70 @@ TEST_CASE("cli: gru_lbr is the one spelling; the older gru-lbr still reads, on t
   const cli::RunConfig back = cli::RunConfig::from_json(old);
   CHECK(back.model.net.recurrent.cell == "gru_lbr");
   CHECK(back.to_json() == r.to_json());
+}
+
+namespace {
+// The one line `unroll` prints for args (without "unroll: "), or "" when they parse and validate.
+// *parse_error says whether CLI11 (an option's value) or a command's validate refused them.
+std::string parse_message(const std::vector<std::string>& args, bool* parse_error = nullptr) {
+  if (parse_error) *parse_error = false;
+  try {
+    parse_and_validate(args);
+  } catch (const CLI::ParseError& e) {
+    if (parse_error) *parse_error = true;
+    return cli::describe_parse_error(e, args.empty() ? "" : args[0]);
+  } catch (const unroll::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("cli: option errors are one short line naming the option, the value and the allowed range") {
+  CHECK(parse_message({"train", "--hidden", "0"}) == "train --hidden 0: must be an integer from 1 to 65536");
+  CHECK(parse_message({"train", "--lr", "abc"}) == "train --lr abc: not a number (must be a number >= 0)");
+  CHECK(parse_message({"train", "--lr", "nan"}) == "train --lr nan: must be a number >= 0");
+  CHECK(parse_message({"train", "--lr", "1", "--lr", "2"}) == "train --lr: given 2 times (give it once)");
+  CHECK(parse_message({"train", "--seed", "-1"}) == "train --seed -1: must be an integer from 0 to 18446744073709551615");
+  CHECK(parse_message({"train", "--seed", "99999999999999999999999"}) ==
+        "train --seed 99999999999999999999999: must be an integer from 0 to 18446744073709551615");
+  CHECK(parse_message({"train", "--seed", "18446744073709551615"}).empty());
+  CHECK(parse_message({"train", "--epochs", "1.5"}) == "train --epochs 1.5: not an integer (must be an integer from 0 to 1000000)");
+  CHECK(parse_message({"train", "--dropout", "1"}) == "train --dropout 1: must be a number from 0 to 0.99");
+  CHECK(parse_message({"train", "--train-fraction", "0"}) == "train --train-fraction 0: must be a number > 0 and < 1");
+  CHECK(parse_message({"train", "--hidden"}) == "train --hidden: needs a value");
+  CHECK(parse_message({"train", "--residual", "maybe"}) == "train --residual maybe: must be true or false");
+  CHECK(parse_message({"gradcheck", "--cell", "lstm", "--atol", "-1"}) == "gradcheck --atol -1: must be a number >= 0");
+  CHECK(parse_message({"gradcheck", "--cell", "lstm", "--rtol", "nan"}) == "gradcheck --rtol nan: must be a number >= 0");
+  CHECK(parse_message({"bench", "--threads", "100000"}) == "bench --threads 100000: must be an integer from 0 to 1024");
+  CHECK(parse_message({"bench", "--seq", "100000000"}) == "bench --seq 100000000: must be an integer from 1 to 100000");
+  CHECK(parse_message({"sweep", "--cells", "8,0"}) == "sweep --cells 0: must be an integer from 1 to 4096");
+  CHECK(parse_message({"train", "--hidden", std::string(500, '9')}).size() < 100);  // long values are cut
+}
+
+TEST_CASE("cli: every option of every command: a bad or repeated value gives one short line naming the option") {
+  cli::Cli cli;
+  int checked = 0;
+  for (const cli::CommandEntry& e : cli.table)
+    for (const CLI::Option* opt : e.sub->get_options()) {
+      if (opt->get_lnames().empty() || opt->get_items_expected_max() == 0) continue;  // positionals, flags, --help
+      const std::string command = e.sub->get_name(), name = opt->get_name();
+      CAPTURE(command);
+      CAPTURE(name);
+      for (const char* bad : {"abc", "-1", "1e999", "99999999999999999999999", "nan"}) {
+        bool parse_error = false;
+        const std::string m = parse_message({command, name, bad}, &parse_error);
+        CAPTURE(m);
+        CHECK(m.find('\n') == std::string::npos);
+        CHECK(m.size() <= (parse_error ? 120u : 200u));
+        if (parse_error && m.find(bad) != std::string::npos) CHECK(m.rfind(command + " " + name + " " + bad + ": ", 0) == 0);
+      }
+      const std::string once = parse_message({command, name, "1"}), twice = parse_message({command, name, "1", name, "1"});
+      CAPTURE(twice);
+      CHECK(twice.size() <= 200);
+      if (opt->get_multi_option_policy() == CLI::MultiOptionPolicy::Throw && opt->get_items_expected_max() == 1)
+        CHECK((twice == command + " " + name + ": given 2 times (give it once)" || twice == once));
+      ++checked;
+    }
+  CHECK(checked > 60);
 }
