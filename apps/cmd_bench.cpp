@@ -11,7 +11,6 @@
 // --batch and --hidden <= 65,536) and refused when the estimated memory exceeds the machine's.
 #include <dlfcn.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/memory_check.h"
 #include "apps/option_checks.h"
 #include "apps/run_config.h"
 #include "autodiff/backward.h"
@@ -75,11 +75,6 @@ double estimated_bytes(const BenchCliOptions& o) {
   return 4 * (states + weights);
 }
 
-double physical_memory_bytes() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0;
-}
-
 void validate(const BenchCliOptions& o) {
   const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr (older spelling) -> gru_lbr, others unchanged
   UNROLL_CHECK(cli_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
@@ -96,10 +91,10 @@ void validate(const BenchCliOptions& o) {
   UNROLL_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 0, UsageError,
                "bench: --steps must be positive and --warmup, --threads non-negative (got {}, {}, {})", o.steps,
                o.warmup, o.threads);
-  const double need = estimated_bytes(o), have = physical_memory_bytes();
+  const double need = estimated_bytes(o), have = memory_limit_bytes();
   UNROLL_CHECK(have <= 0 || need <= have, UsageError,
                "bench: --seq {} --batch {} --hidden {} --layers {} needs about {:.1f} GiB for the states kept for "
-               "backward, more than this machine's {:.1f} GiB (hint: lower --seq, --batch or --hidden)",
+               "backward, more than the {:.1f} GiB this process may use (hint: lower --seq, --batch or --hidden)",
                o.seq, o.batch, o.hidden, o.layers, need / (1 << 30), have / (1 << 30));
 }
 

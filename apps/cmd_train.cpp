@@ -127,15 +127,6 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                           fmt::format("--resume {}/checkpoint.h5 continues it; ", out_dir));
   }
   run.trainer.out_dir = out_dir;
-  const int64_t decay = run.trainer.cosine_epochs();
-  if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
-    std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
-                             "(its horizon, --decay-epochs {}) and continues at that final rate, so {} will not "
-                             "change the weights (hint: start the run with --epochs {})\n",
-                             decay, decay,
-                             run.trainer.epochs == decay + 1 ? fmt::format("epoch {}", decay + 1)
-                                                             : fmt::format("epochs {}-{}", decay + 1, run.trainer.epochs),
-                             run.trainer.epochs);
 
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   if (!resume_from) choose_history(run, data_dir);
@@ -147,6 +138,15 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     fit_training_budget(run, data);
     pin_data_file(run.data, loaded);
   }
+  const int64_t decay = run.trainer.cosine_epochs();
+  if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
+    std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
+                             "(its horizon, --decay-epochs {}) and continues at that final rate, so {} will not "
+                             "change the weights (hint: start the run with --epochs {})\n",
+                             decay, decay,
+                             run.trainer.epochs == decay + 1 ? fmt::format("epoch {}", decay + 1)
+                                                             : fmt::format("epochs {}-{}", decay + 1, run.trainer.epochs),
+                             run.trainer.epochs);
   Rng init_rng(run.trainer.seed);
   auto model = std::make_unique<ForecastModel>(run.model, init_rng);
   if (run.model.highway && !resume_from) {
