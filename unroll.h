@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the umbrella header. `#include <unroll.h>` gives the whole public API.
 #pragma once
 #include "autodiff/backward.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the generators of `unroll --help-all` and the bash completion script (apps/cli_docs.h).
 #include "apps/cli_docs.h"
 

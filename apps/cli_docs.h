@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: what the `unroll` command says about itself, generated from its own subcommand and
 // option tables so neither can miss one: the help of every subcommand on one page (`unroll --help-all`,
 // which help2man turns into the man page, cmake/cli_docs.cmake) and the bash completion script (printed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll bench`, the training-step benchmark of issue 6. It builds models::Recurrent
 // (any registered cell, plus the example "cifg" cell from examples/cifg_cell.h) with a Linear head, and
 // times complete training steps on one synthetic batch:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll eval` (test-split metrics of a checkpoint, or of every window of another CSV,
 // printed and written as JSON) and `unroll predict` (one prediction per window, original units, CSV).
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll gradcheck --cell NAME`: a float64 finite-difference check of one recurrent
 // layer of that cell unrolled over --steps time steps, with respect to the input sequence, the initial
 // states and every parameter; prints the worst error per tensor (and the entries skipped at ReLU kinks,

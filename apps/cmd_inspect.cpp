@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll inspect FILE [--json]`: what a checkpoint holds (model config, parameter
 // table, scaler, optimizer, progress), as text or one JSON object.
 #include <cmath>

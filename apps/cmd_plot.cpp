@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll plot DIR`: PNG plots of a training run (loss per epoch from the checkpoint's
 // history; forecast vs truth on the test split from DIR/forecast.csv, recomputed from best.h5 if absent or
 // older than the checkpoint). Takes the folder's lock like a run (io/output_files.h).

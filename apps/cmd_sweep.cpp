@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll sweep`: the paper's grid (cells x history x horizon x seeds) trained one run
 // after another, each evaluated at its best validation epoch on the test split; writes DIR/sweep.md (mean
 // and spread of test RMSE next to the persistence and AR baselines), DIR/sweep.json and DIR/sweep.png.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `unroll train`: options (apps/train_options.h, with the per-dataset defaults of
 // apps/dataset_defaults.cpp) -> RunConfig, data and model, the Trainer with the progress line of
 // apps/progress.h and the stop handlers of apps/signals.h (Note [Stopping] in train/trainer.h), then the

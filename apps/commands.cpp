@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the list of subcommands, the Cli assembly and the top-level error handling.
 #include "apps/commands.h"
 

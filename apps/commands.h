@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: how the `unroll` command is put together. Each subcommand lives in its own
 // apps/cmd_*.cpp and is added by one register_* function listed in kCommandRegistrations
 // (apps/commands.cpp): to add a subcommand (e.g. `unroll bench`), write apps/cmd_bench.cpp with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the per-dataset tuned defaults of `unroll train` (apps/train_options.h), each chosen on
 // the validation split (docs/training.md). They apply only to options not given on the command line and
 // never on --resume (the checkpoint's run configuration wins). Also resolves the cosine's horizon.

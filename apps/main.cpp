@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: main() of the `unroll` command; everything else is in apps/commands.cpp and cmd_*.cpp.
 //
 // Note [OpenMP wait policy]: oneDNN runs on OpenMP, whose idle workers by default spin for milliseconds;

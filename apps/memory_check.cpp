@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: apps/memory_check.h.
 #include "apps/memory_check.h"
 

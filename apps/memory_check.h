@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the up-front memory check of `unroll train` and `unroll sweep`: a lower bound on the
 // bytes a run needs (parameters with gradients and optimizer state, one batch's recorded activations, the
 // series) against what the process may use (physical memory, RLIMIT_AS/RLIMIT_DATA, the cgroup limit), so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the numeric option validators and the parse-error formatter of apps/option_checks.h.
 // A validator's message is "<value>: <what is wrong>"; describe_parse_error turns CLI11's
 // "<option>: <value>: ..." into "<command> <option> <value>: ...".

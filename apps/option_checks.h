@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the one way every numeric command-line option is checked, and the one formatter of
 // CLI11's parse errors. An option error is one short line naming the option, the value and what is
 // allowed in words, e.g.

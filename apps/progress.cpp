@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the progress display of apps/progress.h.
 #include "apps/progress.h"
 

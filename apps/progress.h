@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the live progress display of `unroll train`. On a terminal one line rewritten in place
 // (at most every 0.1 s, and at the end of each epoch); otherwise (a pipe or file) one line per epoch.
 // --quiet prints nothing. Elapsed time and rate count from the Progress's construction.

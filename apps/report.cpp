@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: metrics JSON, the comparison table, forecast CSV and gnuplot plots.
 #include "apps/report.h"
 

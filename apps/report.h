@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: what the commands print and write about a model's quality: the metrics JSON
 // (report.json / eval.json), the model-vs-baselines table, forecast CSV files, and the gnuplot plots.
 #pragma once

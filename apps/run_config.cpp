@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: RunConfig JSON, data loading for the commands, checkpoint -> run, shared evaluation.
 #include "apps/run_config.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: RunConfig, everything `unroll train` was asked to do (data, model, trainer, output),
 // as one JSON-able value stored in every checkpoint (extra/run) so eval, predict, plot and --resume can
 // rebuild the same data and model from the file alone; and the helpers that build them.

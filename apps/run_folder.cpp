@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: apps/run_folder.h.
 #include "apps/run_folder.h"
 

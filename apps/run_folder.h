@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: what a command that writes a run folder needs to know about the files already there
 // (Note [Output files] in io/output_files.h for how each file is written and how the folder is locked):
 // which files belong to a training run, refusing to mix a new run with an old one's outputs unless

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the stop handlers of apps/signals.h.
 #include "apps/signals.h"
 

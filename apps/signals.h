@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: SIGINT/SIGTERM/SIGHUP handling for long-running commands (Note [Stopping] in train/trainer.h).
 // The handler only records the signal in a lock-free sig_atomic_t; the command polls it (the trainer via
 // TrainerHooks::stop_flag) and stops at a safe point with exit code 128 + signal. Also the process-wide

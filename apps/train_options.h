@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the options of `unroll train` as parsed (TrainOptions, with the defaults every dataset
 // starts from) and with_dataset_defaults, the one place where a built-in dataset's tuned defaults
 // (apps/dataset_defaults.cpp) replace those the user did not give.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the backward pass: one reverse loop over the tape (creation order is topological),
 // calling each node's backward if its gradient was reached. No recursion, no sorting.
 #include "autodiff/backward.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: reverse-mode differentiation over a tape: backward() (accumulates into parameters'
 // .grad and every node's grad) and grad() (returns gradients without touching parameters' .grad).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the gradcheck implementation (see gradcheck.h).
 #include "autodiff/gradcheck.h"
 

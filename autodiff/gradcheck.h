@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: gradcheck, the public finite-difference gradient checker users run on their own ops
 // and cells. Central differences in float64 with a dtype-aware step; the full Jacobian for small
 // problems, random directional derivatives for large ones; the report names the worst entry.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks of `unroll bench` (run by CTest, tests/perf.cmake).
 
 What lives here

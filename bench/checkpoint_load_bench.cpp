@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: what the sandboxed load (Note [Sandboxed load] in io/sandbox.cpp) costs: the median
 // time of N load_checkpoint calls with and without LoadOptions::sandbox for a small checkpoint (hidden 32)
 // and a typical large one (2-layer 512-unit LSTM with Adam m/v), also from a process holding 1 GiB of

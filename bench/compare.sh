@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # compare.sh: unroll vs PyTorch vs raw oneDNN on the recurrent training benchmark of issue 6.
 #
 # What lives here: the one command that reproduces docs/performance.md. For configs a, b, c it runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the core engine benchmark of issue 2, in one run: unroll's per-op overhead and matmul
 # GFLOP/s next to raw oneDNN (bench/core_bench), and the same tiny-op chain in PyTorch
 # (bench/torch_bench.py --tiny-ops), printed as medians and ratios.

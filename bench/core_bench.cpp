@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the core engine benchmark (issue 2). In one process it measures
 //   (1) framework overhead per recorded op: record + dispatch + arena allocation + backward + reset, on
 //       tiny [4] float32 tensors, as median microseconds per op over repeated chains;

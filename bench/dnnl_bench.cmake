@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # dnnl_bench: standalone oneDNN baseline benchmark (matmul GFLOP/s and fused
 # RNN primitives forward+backward).  include() this from the top-level
 # CMakeLists.txt; needs find_package(dnnl) to have been done (or done here).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dnnl_bench: oneDNN baseline benchmarks for unroll.
 //
 // What lives here

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dnnl_rnn_cells: the per-cell fused RNN primitive setup of dnnl_bench (see
 // dnnl_rnn_cells.h): descriptors, primitive descriptors, memories, stacking.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dnnl_rnn_cells: the oneDNN side of dnnl_bench's recurrent part.
 //
 // The cell table (lstm, gru = lbr_gru, gru_cho, rnn = vanilla tanh), and the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Groups a `perf report` of `unroll bench` into where-the-time-goes categories.
 
 What lives here

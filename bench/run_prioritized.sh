@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # run_prioritized.sh: run a benchmark command ahead of other work on this machine.
 #
 # What lives here: a wrapper for bench/torch_bench.py and dnnl_bench.  The

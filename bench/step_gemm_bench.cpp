@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the matrix products of one recurrent layer, timed in isolation on DnnlContext (the
 // calls the linear op and the step loop make), to show where the per-step matmul time goes and what a
 // different operand layout, grouping or batch split would buy (docs/performance.md, "Where the time goes").

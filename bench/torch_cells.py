@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Recurrent networks timed by torch_bench.py, and the check that they are right.
 
 The benchmark configs (CONFIGS, the same shapes as dnnl_bench and unroll bench), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Timing for torch_bench.py: full training steps, --memory and --tiny-ops.
 
 A training step is forward, head, loss, backward, Adam step and zero_grad, timed

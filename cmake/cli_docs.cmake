@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the `unroll` command's man page and bash completion, both generated from the built
 # command so they cannot drift from it: help2man over `unroll --help-all` (every subcommand's help on one
 # page, plus cmake/unroll.h2m) and `unroll --bash-completion` (apps/cli_docs.h). Installed to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the API reference. `cmake --build build --target docs` runs Doxygen (Debian package
 # doxygen) over the public headers, which are unroll.h and the headers it includes, and writes HTML to
 # build/docs/html/index.html. Any Doxygen warning fails the target (.ci/run builds it).

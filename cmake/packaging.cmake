@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the Debian package. `cmake --build build --target package` (CPack's DEB generator)
 # makes unroll_<version>_amd64.deb from the install rules: the `unroll` command, libunroll (shared, SONAME
 # libunroll.so.MAJOR.MINOR), headers, the CMake package, man page, bash completion, docs and examples.

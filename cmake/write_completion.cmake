@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Writes the output of `COMMAND --bash-completion` to OUTPUT (cmake/cli_docs.cmake).
 # Usage: cmake -DCOMMAND=path/to/unroll -DOUTPUT=file -P write_completion.cmake
 get_filename_component(folder ${OUTPUT} DIRECTORY)

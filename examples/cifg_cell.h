@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: CifgCell, a custom cell written from scratch on the public API, the example users
 // copy: an LSTM with coupled input and forget gates (Greff et al. 2017, "CIFG"). Three gate blocks of H
 // rows in w_ih/w_hh/b_ih/b_hh, order [f, g, o]:

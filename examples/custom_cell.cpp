@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the custom-cell walk-through. A coupled input-forget gate LSTM (examples/cifg_cell.h,
 // ~40 lines, no gradient code) is registered in a copy of the built-in cell registry, gradient-checked
 // in float64 through the sequence driver (2 layers, both directions, variable lengths), trained a few

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the README's custom-cell example, compiled and run as a test so the README stays true.
 #include <unroll.h>
 

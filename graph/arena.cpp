@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Arena bump allocator, on chunks mapped with mmap (Note [Arena memory comes from
 // mmap] in arena.h).
 #include "graph/arena.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Arena, the bump allocator behind every value and gradient the tape records.
 // reset() rewinds it; after a reset that needed several chunks it coalesces them into one chunk of the
 // high-water size, so a training loop reaches a steady state with no allocation at all.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: unroll's typed exceptions and the one fmt-based CHECK macro every layer uses.
 // Messages name the op (or file, or checkpoint path), the shapes/dtypes involved, and a hint.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: gradient buffers -- fresh, zero-filled, shared with an input, released and reused
 // (the Notes in graph/grad_memory.h).
 #include "graph/grad_memory.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: GradMemory, the tape's policy for gradient buffers -- which are fresh, released, views
 // or consumed -- composed by Tape (graph/tape.h), which forwards its public calls here.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: parse_bounded_json (graph/json_bounds.h): a linear pre-scan of the nesting depth
 // outside strings, then nlohmann's parser.
 #include "graph/json_bounds.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: parse_bounded_json, the one way JSON text from a file or other untrusted input becomes
 // a nlohmann::json. nlohmann's parser is iterative, but much of what follows a parse recurses on the
 // nesting depth (dump(), operator==, json::diff, copies, get<>), so 70,000 nested '[' crash the process

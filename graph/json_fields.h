@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: JsonFields, the one reader every config's from_json uses, so a bad config JSON always
 // fails the same way, with DataError naming the field:
 //   not an object  "<what>: expected a JSON object, got <json>"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: OpKind, the one list of every op the tape can record, with its name and arity
 // (-1: variadic). Dispatch never switches on it: each op's forward and backward are functions in ops/.
 // It exists for messages, dumps and the registry walk that proves every op has a gradient test.

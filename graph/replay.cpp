@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the replay region's bookkeeping (Note [Replay region] in graph/replay.h).
 #include "graph/replay.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Replay, the tape's replay region: where it starts and the arena its nodes live in.
 //
 // Note [Replay region]: begin_replay() opens a region at the end of the tape whose nodes, values and

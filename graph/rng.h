@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Rng, the explicit seeded random generator (xoshiro256**, seeded by splitmix64).
 // Its distributions are written here, not taken from <random>, so the same seed gives the same bits on
 // every platform and standard library; its whole state is four words that checkpoints save and restore.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Shape helpers and NumPy broadcasting.
 #include "graph/shape.h"
 

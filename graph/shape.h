@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Shape (rank 0 to 4, row-major), DType (float32/float64), NumPy broadcasting.
 #pragma once
 #include <array>

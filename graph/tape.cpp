@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Tape recording, parameters as leaves, epochs, replay bounds and scopes.
 #include "graph/tape.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Tape (append-only record of ops in creation order, which is a topological order),
 // the Node it stores per op, Parameters that outlive tapes, the Var handle, the RAII guards (no-grad, name
 // scope) and the BackwardContext each op's backward gets. Gradient memory: graph/grad_memory.h; the replay

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Tensor storage (aligned allocation) and its slow-but-simple element helpers.
 #include "graph/tensor.h"
 

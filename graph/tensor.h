@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Tensor, a float32/float64 array of rank 0-4, contiguous row-major, 64-byte aligned.
 // A Tensor either owns its storage (shared, reference counted: parameters, data, checkpoints) or is a
 // view into memory someone else owns (the tape's arena). Copying a Tensor copies the handle, not data.

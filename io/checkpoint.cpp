@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the checkpoint load path of io/checkpoint.h: the 512-byte unroll header in the HDF5
 // user block checked (whole-file CRC-32) before HDF5 parses a byte, HDF5 items -> Checkpoint with every
 // validation of Note [Checkpoints never lie] (first in a sandboxed child: Note [Sandboxed load] in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the checkpoint API. One HDF5 file holds a model's parameters (by module path), its
 // config, the optimizer state (keyed by parameter path), the RNG state, trainer progress and the data
 // scaler; saves are atomic (temp file + fsync + rename) and loads verify format, version and checksum.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: what io/checkpoint.cpp (load and validate) and io/checkpoint_save.cpp (the atomic
 // save) share about the file: the 512-byte unroll header's magic and layout version, its little-endian
 // fields, the "checkpoint '<path>'" message prefix and a POSIX file descriptor closed on scope exit.

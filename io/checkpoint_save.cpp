@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the checkpoint save path of io/checkpoint.h: Checkpoint -> HDF5 items (layout in
 // docs/checkpoint-format.md), the payload checksum, and the atomic save: the HDF5 image is built in memory,
 // its user block's 512-byte unroll header gets the whole-file CRC-32, then io/output_files.h's AtomicWrite

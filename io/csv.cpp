@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the streaming CSV reader behind io/csv.h: a chunked byte source, a one-pass record
 // tokenizer (a small state machine over characters, no backtracking), and strict number parsing.
 #include "io/csv.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the CSV time-series reader. A header line is required; columns are picked by name and
 // parsed as finite doubles. Input is streamed in fixed-size chunks (memory is the selected columns, not
 // the file), in one linear pass: a million rows take well under a second. Handles a UTF-8 BOM, Windows

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the `magnet` generator (see io/data_magnet.h and docs/data.md). Three independent Rng
 // streams derived from the seed: cycles (levels, rates, durations), events (quench starts and shapes) and
 // measurement (noise, glitches), so changing the noise level leaves the current cycles and quenches intact.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: `magnet`, the seeded synthetic voltage series of a superconducting accelerator magnet,
 // modelled on the LHC magnet-monitoring papers (Wielgosz, Skoczen, Mertik 2017). One sample is one step of
 // an abstract, compressed clock. The model (docs/data.md has the formulas and the constants):

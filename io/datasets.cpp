@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: splits, scalers, windows, batches and the built-in datasets of io/datasets.h.
 #include "io/datasets.h"
 

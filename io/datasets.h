@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: everything between a time series and the tensors a recurrent model trains on.
 //   Series            values + name
 //   Split / SplitSpec chronological train / validation / test ranges, by fractions or explicit ranges

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the HDF5 C API behind io/hdf5.h: RAII handles, the scoped error-stack silencer,
 // HDF5 failures turned into IoError, the Item writer and the Item reader over an in-memory file image
 // (explicit-stack walk, no recursion). Item itself and CRC-32 need no HDF5: io/hdf5_items.cpp.

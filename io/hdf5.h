@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: unroll's small window onto HDF5. A file is read and written as a flat list of Items
 // (datasets and attributes of tensors, 64-bit integers and UTF-8 strings) so the checkpoint code never
 // touches the HDF5 C API; hdf5.cpp keeps every handle in an RAII wrapper, silences HDF5's stderr error

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the parts of io/hdf5.h that need no HDF5 C API: Item (type names, shapes, the bytes
 // a checksum covers, constructors), CRC-32 and the HDF5 signature test.
 #include "io/hdf5.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: io/output_files.h: atomic text writes, the replaceable-target check, PID-named
 // temporaries and their cleanup, and the output-folder lock (Note [Output files]).
 #include "io/output_files.h"

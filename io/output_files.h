@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the one way unroll writes files and output folders (Note [Output files]):
 // write_file_atomically for every text output (reports, forecasts, plot scripts), the checks the
 // checkpoint save shares (replaceable targets, PID-named temporaries, stale temporaries of dead

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: io/sandbox.h: fork, the child's limits and signal set-up, the answer over a pipe, and
 // the parent's bounded wait that turns every way the child can end into an Outcome.
 //

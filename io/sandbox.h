@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: running one piece of untrusted-input parsing in a forked child process under resource
 // limits (memory, CPU time, no file writes, no new files, no terminal output), so that a crash, a runaway
 // allocation or a hang in a library we cannot fix (HDF5) kills the child, never the caller. The child

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Cell base (parameters, initialisation, checks, input projection) and the registry.
 #include "models/cell.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Cell, the interface every recurrent cell implements (built-in or a user's own), and
 // CellRegistry, the explicit name -> factory table the sequence driver (recurrent.h) builds cells from.
 //

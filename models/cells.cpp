@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the built-in cells' step() functions (formulas in cells.h). Gate blocks are cut from
 // the [B, G*H] pre-activations with chunk(); everything is an ordinary recorded op.
 #include "models/cells.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the built-in cells, each a step() written with recorded ops (see cell.h):
 //   ElmanCell  h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu            (options: nonlinearity)
 //   LstmCell   [i f g o] = W_ih x + b_ih + W_hh h + b_hh;  c' = s(f) c + s(i) tanh(g);  h' = s(o) tanh(c')

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Dropout (see dropout.h).
 #include "models/dropout.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Dropout, the module form of ops' inverted dropout: active in training mode only. It
 // draws its masks from an Rng the caller owns and passes in (explicit and seeded, never hidden).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Embedding (see embedding.h).
 #include "models/embedding.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Embedding, a lookup table "weight" [num_embeddings, dim] (N(0, 1) init, like PyTorch),
 // rows gathered by integer ids; gradients scatter-add into the looked-up rows.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Forecaster (see forecaster.h).
 #include "models/forecaster.h"
 

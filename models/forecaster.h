@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Forecaster = Recurrent ("rnn") + Linear head ("head": D*H -> output_size), the model
 // `unroll train` fits; ForecasterConfig (stored in checkpoints as JSON) and make_forecaster.
 // Parameter paths: "rnn/l0/w_ih", ..., "head/weight", "head/bias".

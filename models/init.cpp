@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the initialisers of init.h.
 #include "models/init.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: weight initialisers. Each fills an existing tensor in place from an explicit, seeded Rng
 // (never a hidden global), so the same seed gives the same weights on every platform.
 //   uniform_recurrent: U(-1/sqrt(hidden), +1/sqrt(hidden)), PyTorch's default for RNN/LSTM/GRU layers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Layer, a Module with one input and one output (Linear, Dropout, Activation, Sequential),
 // the interface a Sequential container chains.
 #pragma once

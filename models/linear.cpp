@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Linear (see linear.h).
 #include "models/linear.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Linear, y = x W^T + b, with parameters "weight" [out, in] and "bias" [out] (PyTorch's
 // layout and names), initialised like PyTorch's nn.Linear: U(-1/sqrt(in), 1/sqrt(in)).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Module registration and path-walking (explicit stack, no recursion).
 #include "models/module.h"
 

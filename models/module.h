@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Module, the base of every model part. A module owns named Parameters and refers to
 // named child modules; their slash-joined paths ("encoder/l0/w_ih") are stable, are what optimizers key
 // their state by, and are the checkpoint's layout (/params/<path>).

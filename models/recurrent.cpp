@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Recurrent, the sequence driver (Note [Recurrent layout] and Note [Variable lengths] in
 // recurrent.h): forward checks its arguments, runs each layer and direction with the strategy
 // choose_strategy picks (models/strategies/strategies.h), and joins the directions and layers.

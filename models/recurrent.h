@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Recurrent, the sequence driver that unrolls any registered cell over time, with stacked
 // layers, both directions, dropout between layers, initial/final states and variable-length batches;
 // RecurrentConfig (stored in checkpoints as JSON); and TruncatedBptt, the stateful wrapper that carries

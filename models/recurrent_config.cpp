@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: RecurrentConfig's validation and its JSON form (stored in checkpoints; recurrent.h).
 #include "models/recurrent.h"
 

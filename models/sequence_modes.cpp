@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the sequence-mode helpers (see sequence_modes.h).
 #include "models/sequence_modes.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the four sequence modes of the seed lecture as ready-made helpers over a Recurrent
 // and a head Layer (e.g. Linear, or Sequential{Linear, Activation("sigmoid")}):
 //   many-to-many synced   y_t = head(h_t) at every step                (e.g. forecast at every step)

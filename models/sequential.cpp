@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Activation and Sequential (see sequential.h).
 #include "models/sequential.h"
 

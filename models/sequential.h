@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Sequential, a chain of Layers named "0", "1", ... (so a parameter path reads
 // "head/0/weight"), and Activation, a parameter-free layer (tanh, sigmoid, relu) for heads such as the
 // Elman output y_t = sigmoid(W_yh h_t + b_y) = Sequential{Linear(H, O), Activation("sigmoid")}.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: TruncatedBptt (declared in recurrent.h): the sequence in chunks of k steps, the graph cut
 // between chunks, the last state carried to the next call.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: activation ops: tanh, sigmoid, relu (pointwise) and softmax, log_softmax (along an axis,
 // numerically stable: the maximum is subtracted before exponentiating).
 #include <algorithm>

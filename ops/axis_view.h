@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: AxisView, which sees any shape as [outer, n, inner] around one axis, so reductions,
 // softmax and concat/slice are written once for every rank and axis.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the row blocks and the threads of a batch split (Note [Batch split] in
 // models/strategies/batch_split.cpp, Note [Graph batch split] in models/strategies/batch_split.cpp; the optimizer cuts its update's
 // elements the same way): split_batch cuts B rows into one block per OpenMP thread, for_each_block runs

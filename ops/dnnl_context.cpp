@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the oneDNN primitive caches behind DnnlContext: matmul (gemm) and the fused RNN
 // primitives (rnn_forward / rnn_backward). Each entry keeps its primitives and memory objects; a call
 // only swaps data handles (and reorders the weights when the primitive wants another layout) and executes.

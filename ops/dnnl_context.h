@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: DnnlContext, the oneDNN engine, stream and primitive cache one tape (or several
 // tapes on one thread) uses: matmul for gemm() (and GemmRunner, a product other threads may run), and the
 // fused RNN primitives (lstm, lbr_gru, vanilla_rnn) behind ops/rnn_sequence.cpp. No globals: it is the

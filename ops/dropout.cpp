@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: inverted dropout with an explicit seeded Rng; identity in eval mode or with p == 0.
 #include "ops/op.h"
 #include "ops/ops.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: arithmetic ops: add, sub, mul, div (broadcasting), affine, neg, exp, log, square, sqrt.
 #include <cmath>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: float32 exp, tanh and sigmoid written so that the compiler vectorises loops over them
 // (no libm calls, no branches; needs -fno-trapping-math, set on the library target). Accuracy over the
 // whole float range, measured against double-precision libm: exp 1e-7 relative, tanh 3.6e-7 absolute

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: gemm<T>(tape, shape, ...), the one entry point for matrix products: float32 goes to
 // the tape's oneDNN context (created on first use), float64 to the reference kernel.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: scalar losses: mean squared error and cross-entropy with integer class targets
 // (computed through a stable log-softmax; the softmax is kept for backward).
 #include <algorithm>

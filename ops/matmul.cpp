@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: matrix products: matmul (2-D), batched_matmul (3-D) and linear (x W^T + b), the latter
 // also on packed weights (linear_packed, Note [Packed weights] in ops/weight_packs.h).
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the contract between an op and the tape, and helpers every op family uses.
 //
 // An op is a forward function that checks its inputs, writes its value into tape memory and records a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the public op API. Each function checks shapes/dtypes (throwing ShapeError/DTypeError
 // that name the op and both shapes), computes the forward value, and records a tape node whose backward
 // accumulates into the inputs' gradients. Implementations: one file per family in ops/.

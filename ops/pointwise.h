@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the two templates behind every pointwise op: unary_op<Fn> (y = f(x)) and
 // binary_op<Fn> (y = f(a, b) with NumPy broadcasting; gradients are summed back to each input's shape).
 // An op family supplies only a small Fn struct: its kind, its forward formula and its local derivatives.

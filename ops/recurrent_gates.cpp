@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the gate ops (pointwise gate math in one op each) of the stock LSTM and GRU (linear-before-reset form) cells.
 // Each is one recorded op instead of ~10 (slices, sigmoids, tanh, products, sums): the same formulas, one
 // pass over memory, one node on the tape. The math of one hidden unit is ops/cell_math/ (shared with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: reductions: sum and mean, over all elements or along one axis (keepdim optional).
 #include <algorithm>
 

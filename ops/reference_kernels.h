@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: naive reference kernels. They run the float64 path (oneDNN's CPU training types do not
 // include float64) and serve as the oracle that oneDNN's float32 results are tested against.
 #pragma once

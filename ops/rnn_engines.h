@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the two engines behind rnn_sequence (ops/rnn_sequence.cpp), internal to ops/: the step
 // loop (ops/rnn_step_loop.cpp, Note [Step loop]; float64 always, float32 by default) and oneDNN's fused RNN
 // primitive (ops/rnn_primitive.cpp, float32 only), with the sizes and input order they share.

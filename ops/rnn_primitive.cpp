@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the primitive engine of rnn_sequence (ops/rnn_engines.h): oneDNN's fused RNN
 // primitives through the tape's DnnlContext (lstm, lbr_gru, vanilla_rnn; float32 only). forward_training
 // keeps a workspace in the tape's arena and backward reads it; forward_inference, without workspace, runs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: rnn_sequence, one stock-cell layer in one direction over a whole sequence as ONE recorded
 // op (the fast path models/recurrent.cpp takes for stock cells; the graph of per-step ops stays the
 // definition and the tests' reference): its checks, its record and the dispatch to one of two engines

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the step-loop engine of rnn_sequence (ops/rnn_engines.h): our own loop over the steps
 // -- one GEMM for the input projection of all steps, one small GEMM per step on weights packed once, the
 // gate math of ops/cell_math/ in vectorised loops over each thread's block of rows, and the weight

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: ops that move data without arithmetic: reshape (a view), transpose (2-D), concat,
 // slice/split/chunk along an axis (gate blocks), and gather_rows (embedding lookup).
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: UNROLL_SIMD_CLONES, put on the plain-array loops of the pointwise kernels (ops/pointwise.h,
 // the gate ops). GCC compiles such a function three times -- baseline x86-64 (SSE2), x86-64-v3 (AVX2)
 // and x86-64-v4 (AVX-512) -- and picks one when the program loads, by the CPU it runs on; one binary stays

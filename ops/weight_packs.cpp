@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: WeightPacks (Note [Packed weights] in ops/weight_packs.h).
 #include "ops/weight_packs.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: WeightPacks, the packed copies of the weights one sequence's steps share, which
 // linear_packed() (ops/matmul.cpp) runs its products on (Note [Packed weights]).
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the README's first command. Installs what is missing, builds (Release, build/), and
 # runs the main job: `unroll train` with its defaults (LSTM 128 cells, history 16, horizon 1, Adam, on the
 # built-in `magnet` data), writing runs/latest/. Extra arguments go to `unroll train`.

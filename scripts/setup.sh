@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the one idempotent setup step. Installs the Debian 12 packages unroll needs
 # (build, tests, interop tools, plots, API docs, man page, the .deb) when any is missing. Used by the README commands and .ci/run.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the README's test command. Installs what is missing, builds (Release, build/), and
 # runs the whole test suite with CTest. Extra arguments go to ctest (e.g. -R checkpoint).
 set -euo pipefail

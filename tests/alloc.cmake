@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the allocation-free check of a training step (tests/alloc_count). Its own executable:
 # it replaces malloc and operator new, which AddressSanitizer also replaces, so it is left out of
 # sanitizer builds.

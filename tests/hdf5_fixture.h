@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: a minimal read-only HDF5 reader for the PyTorch reference fixtures (tests/fixtures),
 // written on the HDF5 C API: float64 datasets as Tensors, int64 datasets, scalar root attributes, and
 // the list of datasets below a group (explicit stack, no recursion). Errors throw IoError naming the file

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the built unroll into a scratch root, then configures, builds and runs against it alone (with
 # find_package(unroll); no include path into the source or build tree) tests/consumer and the installed
 # examples (share/doc/unroll/examples: the custom cell of examples/custom_cell.cpp and the README's).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the layering check (tests/cmake/check_layering.cmake): no folder includes or
 # forward-declares from a higher one.
 add_test(NAME layering_holds

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: CTest registrations of the models area beyond the doctest cases: the custom-cell
 # example runs end to end (gradcheck, training, checkpoint save/load) and must exit 0.
 if(TARGET example_custom_cell)

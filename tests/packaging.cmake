@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: CTest registrations of the packaging (cmake/): every source file has its SPDX license
 # line; `unroll --version` is the CMake project version; the man page and bash completion cover every
 # subcommand and option; the .deb holds what it should and a consumer project and the examples build and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: CTest registrations of the performance area (issue 6): checks of `unroll bench`
 # (bench/check_bench_cli.py: sane JSON for every model, the FLOP count, same seed = same loss, the
 # unknown-model message). Timings themselves are never asserted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Arena bump allocator on its own (alignment, overflow into new chunks, coalescing
 // on reset) and its promise about memory: a coalescing reset gives the old chunks' pages back to the
 // operating system before the next pass fills the new chunk (Note [Arena memory comes from mmap]).

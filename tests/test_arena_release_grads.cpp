@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Note [Released gradients] (graph/grad_memory.h): with the tape's release_grads on, backward
 // reuses the gradient memory of intermediate nodes whose backward has run. The gradients must be the
 // same bits as without it, the arena must need less, and leaves, the output and grad()'s wrt keep theirs.

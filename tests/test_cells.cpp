@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: float64 finite-difference gradient checks of every cell (Elman tanh and relu, LSTM with
 // and without peepholes, both GRU forms, the CIFG example cell) with respect to the parameters, the inputs
 // and the initial states, unrolled over 1, 2 and 3 steps; plus each cell's step written out by hand.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: checkpoint round trips (whole training state, modules, rotation) and every bad input
 // with its exact message: missing file, not HDF5, HDF5 without the unroll header, empty, truncated,
 // corrupted, wrong format name, newer version, payload checksum, missing/unexpected/mis-shaped/wrong-dtype

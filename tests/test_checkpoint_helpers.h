@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: helpers shared by the checkpoint suites: a tiny two-level Module, a scratch folder
 // removed on exit, byte-level file edits, and a seeded full-state Checkpoint.
 #pragma once

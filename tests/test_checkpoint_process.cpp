@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: checkpoint tests across processes: a saver killed with SIGKILL mid-save, a save that
 // hits RLIMIT_FSIZE, a reader racing a writer, a file read by /usr/bin/python3 + h5py, and exact resume
 // (train N steps == train k, save, load in a fresh process, train N - k).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of the sandboxed checkpoint load (Note [Sandboxed load] in io/sandbox.cpp): a
 // valid file loads the same bits with and without the sandbox; a child that crashes, spins, hangs or
 // runs out of memory (forced through LoadOptions::test_hooks, which no file can set) becomes one IoError

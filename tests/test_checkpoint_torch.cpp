@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: PyTorch interop through checkpoints: a built-in Recurrent (RNN / LSTM / GRU in
 // PyTorch's form) is saved, exported with tools/unroll_to_torch.py, run by PyTorch's own nn module on the
 // same input (outputs must match ours), imported back with tools/torch_to_unroll.py, and loaded into a

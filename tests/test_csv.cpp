@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of the CSV reader (io/csv.h): good files in their variants (BOM, CRLF, quotes,
 // blank trailing lines, chunk boundaries, a million rows) and every rejected input with its exact message.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of io/datasets.h, io/data_magnet.h, train/metrics.h and train/baselines.h:
 // splits, scalers, windows, batches and the data cursor, baselines (nottem must reproduce the published
 // references in data/NOTICE.md), metrics, the magnet generator's physics and determinism, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: oneDNN float32 matrix products against the float64 reference kernels, the primitive
 // cache (created once per shape), products with a row stride or on packed weights, runners of one packed
 // product on several threads at once (Note [Batch split]), and the packed-weights scope (Note [Packed

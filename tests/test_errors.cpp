@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: typed errors with messages that name the op, the shapes/dtypes and a hint.
 #include "test_helpers.h"
 #include "unroll.h"

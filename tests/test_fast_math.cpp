@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: accuracy of the vectorisable float32 exp/tanh/sigmoid against double-precision libm
 // over the whole useful range, including the tails and tiny arguments; and Note [Same bits on every clone]
 // (ops/simd.h): the ops' loops, in whichever clone this CPU selects, give the bits of the plain scalar

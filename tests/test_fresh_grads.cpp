@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the fresh-gradient path of Note [Gradients accumulate] (graph/grad_memory.h). A backward that
 // overwrites every element of an input's gradient gets that buffer unzeroed the first time and stores
 // 0 + v. These tests show it writes every element (a tape whose arena is full of NaN gives the same bits

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Note [Gradient views] (graph/grad_memory.h). With released gradients, a view (reshape, a
 // contiguous slice) that is its input's last consumer takes a window into the input's gradient as its own.
 // These tests show the gradients keep their bits (leaves and parameters, float32 and float64, partial and

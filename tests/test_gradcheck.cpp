@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the gradient checker itself: it passes correct gradients, fails a deliberately wrong
 // backward and names the worst entry, uses random directions for large problems, and warns on float32.
 #include "ops/op.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the graph path's batch split (Note [Graph batch split] in
 // models/strategies/batch_split.cpp): every cell that says rows_independent(), float64 and float32, 1-8
 // threads over B = 5 rows, 2 layers both directions, masked lengths: the outputs, final states and EVERY

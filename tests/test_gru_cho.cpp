@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Cho-form GRU's weight slices (Note [Cho weights cut once per sequence] in
 // models/cells.cpp): recorded once per sequence context and shared by every step, with the same values and
 // gradients as slicing w_hh / b_hh anew at each step, also when steps mix grad and no-grad recording.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: small helpers shared by the test suites: seeded random tensors, closeness checks, the
 // number of nodes of one op on a tape, a scoped OpenMP thread count, and for the tests that gradient
 // buffers need no zero-fill, a NaN-filled arena and a bitwise comparison.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: JSON read from files is bounded (graph/json_bounds.h): deep nesting and oversize text are
 // refused before nlohmann builds anything, inside a checkpoint too (/model/config, /data/scaler, with a
 // valid CRC and payload checksum), and a /trainer/history with wrong types names the entry (issue 22,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of the sequence driver (float64 gradient checks with 2 layers, both directions,
 // variable lengths, initial states and dropout; variable lengths against per-sequence runs), its config,
 // the cell registry, initialisers, the small modules (Linear, Embedding, Dropout, Sequential), truncated

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the float64 finite-difference gradient test of every op, table-driven, and the
 // registry walk that fails when an op in graph/op_kind.h has no case here.
 #include <set>

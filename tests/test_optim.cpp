@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of train/optimizer, train/schedule and train/loss: each optimizer against a
 // hand-computed float64 step, against torch.optim on a tiny problem (numbers from
 // tools/make_optimizer_reference.py), state export/import by path (bit-exact continuation), clipping,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the global gradient norm (typed loops, same bits as the element-wise definition), the
 // optimizer skipping it when clipping is off without changing any update, and metrics::rmse/mae being
 // io's rmse/mae (one implementation).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of io/output_files.h (Note [Output files]): atomic writes refuse targets that
 // are not regular files and leave no temporary on failure, the output-folder lock excludes a second
 // holder and names its PID, bad output folders are refused in one line; and a checkpoint save that hits a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: recomputation mode (Note [Recompute segments] in models/strategies/recompute.cpp) and
 // the tape's replay region under it (Note [Replay region] in graph/replay.h): for every built-in cell and the
 // example custom cell, float32 and float64, uni- and bidirectional, 1 and 2 layers, masked lengths, dropout

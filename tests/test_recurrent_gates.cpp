@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the gate ops (ops/recurrent_gates.cpp) equal the same cell math composed from
 // ordinary ops, in value and in every gradient, in float64 and float32.
 #include "test_helpers.h"

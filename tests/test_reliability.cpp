@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: scale and determinism (issue 7): a 100,000-step sequence through one training step
 // with memory linear in its length; a soak of many small training steps with flat resident memory; two
 // models trained on two threads at once give the same bits as trained one after the other.

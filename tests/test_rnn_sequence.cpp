@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the fused fast path (ops/rnn_sequence.cpp, Note [Fused fast path] in models/cell.h)
 // against the graph path it replaces: for every stock kind, uni- and bidirectional, 1 and 2 layers, with and
 // without initial states, Recurrent with fused = true (float32, both engines: the step loop and oneDNN's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tape and autodiff behaviour: accumulation, pruning, no-grad, detach, parameters across
 // tapes, grad() vs backward(), the 100,000-op chain, steady-state memory, stale handles.
 #include "test_helpers.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: agreement with PyTorch (a reference nobody here wrote). Each committed fixture in
 // tests/fixtures (see its README) holds nn.RNN/LSTM/GRU weights, inputs, outputs and every gradient; we
 // rebuild the same Recurrent from /unroll/<path>, run forward and backward of the fixture's loss in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of train/trainer: same seed -> same bits; resume after a whole epoch and after a
 // stop in the middle of an epoch continues bit-exactly from a checkpoint file into fresh objects; early
 // stopping; a non-finite loss stops with epoch and step named and keeps the last good checkpoint; anomaly

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of the robust-input option of ForecastModel (Note [Robust inputs] in
 // train/forecast_model.h): despike_inputs on hand-made windows (a spike inside, at either end, below the
 // threshold, a ramp, short windows), robust_step_std against hand-computed medians, the config's JSON

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of train/huber_loss (the composite Huber loss): its value in both regimes against
 // the closed form, its gradient (clamp(r, -delta, delta) / n) and a float64 finite-difference check, the
 // messages; and the trainer's `loss` option: JSON round trip, the unknown-loss message, and that a Huber

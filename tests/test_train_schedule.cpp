@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: tests of TrainerConfig::decay_epochs, the cosine length `unroll train` fixes so that the
 // schedule depends on the step alone: train 1 epoch, resume with epochs 3 == a straight 3-epoch run (bit-
 // identical), which a cosine following `epochs` cannot give; the learning rate per epoch follows the

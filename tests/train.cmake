@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: CTest registrations of the training/CLI area beyond the doctest cases: the end-to-end
 # scripts tests/e2e/*.sh, each run as `bash script.sh <unroll binary> <scratch folder> <source folder>`.
 if(TARGET unroll_cmd)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: helpers shared by the training suites (test_train.cpp, test_train_schedule.cpp,
 // test_train_despike.cpp): a fresh scratch folder per test under the build tree, a bitwise comparison of
 // two models' parameters, and the small residual LSTM forecaster config they train.

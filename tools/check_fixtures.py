@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Self-consistency check for tests/fixtures/torch_<model>_<case>.h5.
 
 Usage (from the repository root):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the script that produced the PyTorch reference numbers hard-coded in
 # tests/test_optim.cpp ("optimizers match torch.optim"). Run: /usr/bin/python3 tools/make_optimizer_reference.py
 # Problem: w = [0.5, -1.0, 2.0] (float64), loss(w) = sum((w * x - y)^2) with x = [1.0, 2.0, -0.5],

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Generate PyTorch reference fixtures for unroll's RNN / LSTM / GRU layers.
 
 Regenerate (from the repository root):

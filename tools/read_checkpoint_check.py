@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Check an unroll checkpoint with h5py alone against an expectation file (used by the test suite).
 
     /usr/bin/python3 tools/read_checkpoint_check.py CHECKPOINT.h5 EXPECT.json

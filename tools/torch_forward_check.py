@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch interop check (used by the test suite): export, run PyTorch's forward, import back.
 
     /usr/bin/python3 tools/torch_forward_check.py PLAN.json

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Convert a PyTorch nn.RNN / nn.LSTM / nn.GRU state_dict file to an unroll checkpoint.
 
     /usr/bin/python3 tools/torch_to_unroll.py model.pt model.h5 [--nonlinearity relu] [--dropout 0.1]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Read and write unroll checkpoints from Python (h5py + numpy), following docs/checkpoint-format.md.
 
 Used by tools/read_checkpoint_check.py, tools/unroll_to_torch.py and tools/torch_to_unroll.py.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Convert an unroll checkpoint of a built-in RNN / LSTM / GRU (Recurrent) to a PyTorch state_dict file.
 
     /usr/bin/python3 tools/unroll_to_torch.py model.h5 model.pt [--config-out torch_config.json]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the baselines of train/baselines.h and their report.
 #include "train/baselines.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the reference forecasts a trained model is compared with, all on the series as given
 // (i.e. scaled): persistence, seasonal-naive (period given, or detected on the training split), and
 // least-squares linear AR models with intercept (AR(history), and AR(p) with p chosen on the validation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: ForecastModel (see forecast_model.h) and its config JSON.
 #include "train/forecast_model.h"
 

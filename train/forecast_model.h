@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: ForecastModel, what `unroll train` fits: a recurrent Forecaster ("net": Recurrent +
 // Linear head, models/forecaster.h) plus two optional, documented additions for forecasting a scalar
 // series from a window x [T=history, B, 1]:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: huber_loss (see huber_loss.h), composed from relu, square, affine and mean.
 #include "train/huber_loss.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Huber loss as a composite of recorded ops (relu, square, affine, mean), so it needs
 // no op kind of its own and its gradient comes from theirs:
 //   r = p - t,  a = |r| = relu(r) + relu(-r),  m = min(a, delta) = a - relu(a - delta)

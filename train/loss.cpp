@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the loss wrappers over ops/loss.cpp and the metric loops (the vector rmse/mae forward
 // to train/metrics.h, their one implementation).
 #include "train/loss.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: training losses (recorded on the tape, differentiable) and evaluation metrics
 // (plain numbers on tensors: RMSE, MAE, accuracy). Metrics are computed in double whatever the dtype.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the vector metrics of train/metrics.h.
 #include "train/metrics.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the plain forecast metrics over vectors (RMSE, MAE) and the Score pair they make. One
 // implementation: metrics::rmse / metrics::mae of train/loss.h and the baselines of train/baselines.h use it.
 #pragma once

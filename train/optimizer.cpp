@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the optimizer updates (one templated loop per kind, float32 and float64), global-norm
 // clipping, config JSON and state export/import.
 #include "train/optimizer.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: optimizers (SGD with momentum/Nesterov, Adam, RMSprop) whose state is keyed by
 // parameter PATH, not position, with L2 weight decay and clipping by global gradient norm; and the
 // export/import of that state so a resumed run continues bit for bit.

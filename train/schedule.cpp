@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the learning-rate formulas and the schedule config's JSON form.
 #include "train/schedule.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: learning-rate schedules: constant, step decay, cosine annealing, each optionally
 // preceded by a linear warm-up. A schedule is a pure function of the optimizer step count, so its whole
 // checkpoint state is its config plus that count (saved in TrainerProgress::schedule as JSON).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the Trainer loop (see trainer.h), its config JSON, and checkpoint assembly/restore.
 #include "train/trainer.h"
 

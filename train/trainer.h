@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: Trainer, the training loop for a ForecastModel on PreparedData: seeded shuffled batches,
 // an optimizer step per batch with a learning-rate schedule, validation each epoch, early stopping on
 // validation loss, metric history, and atomic checkpoints of the last and the best state.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the batch_split strategy (strategies.h), its op, recurrent_split, forward and backward
 // side by side, and the pool of block tapes it records on.
 //

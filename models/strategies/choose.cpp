@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: choose_strategy, the one place that picks how a layer and direction runs (strategies.h).
 #include <iterator>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the fused_sequence strategy (strategies.h): a whole layer and direction as one
 // rnn_sequence op (Note [Fused fast path] in models/cell.h). Its outputs, states and steps are the same
 // tensors the graph path produces, at the same t.

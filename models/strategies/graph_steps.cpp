@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the graph_steps strategy (strategies.h) and the step loop every graph-path strategy
 // records with. This is the one file that speaks to a cell's step interface -- project_inputs,
 // open_sequence, step -- and holds the layer's sequence context, whose packed weights the steps' products

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the recomputed_segments strategy (strategies.h) and its op, recompute_segment, forward
 // and backward side by side.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: what every graph-path strategy shares (strategies.h): the length masks, one step, a run
 // of steps, and a type-erased dst += src. The step functions are defined in graph_steps.cpp, the one file
 // that speaks to a cell's step interface.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the four ways Recurrent::forward runs one layer and direction, behind one door:
 // choose_strategy picks one, and each is a function in a file of its own:
 //   fused_sequence       one rnn_sequence op for the whole sequence     fused_sequence.cpp

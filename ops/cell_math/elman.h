@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the gate math of one hidden unit of the Elman RNN cell (rnn_tanh, rnn_relu), called by
 // the step loop of rnn_sequence (ops/rnn_step_loop.cpp), its only kernel: the graph path composes the
 // cell from ordinary ops (linear, tanh/relu). Pure and always inlined into the loop, as in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the gate math of one hidden unit of the GRU in its linear-before-reset form (PyTorch's
 // and oneDNN's lbr_gru, gate order r z n), written once and called by both kernels that run it: the
 // op gru_lbr_update (ops/recurrent_gates.cpp, the graph path of the stock cell) and the step loop of

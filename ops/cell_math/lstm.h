@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the LSTM gate math of one hidden unit (PyTorch gate order i f g o), written once and
 // called by both kernels that run it: the gate ops lstm_cell_state / lstm_hidden
 // (ops/recurrent_gates.cpp, the graph path of the stock cell) and the step loop of rnn_sequence

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the replaced allocation functions behind alloc_counter.h. Each forwards to glibc's
 // own entry points (__libc_malloc, __libc_memalign, ...), so nothing but the counting changes.
 #include "alloc_counter.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: a heap allocation counter for tests/alloc_count/test_alloc_free.cpp. The executable
 // replaces operator new/delete and glibc's malloc family (forwarding to __libc_malloc and friends), so
 // every allocation of any thread, in our code, libstdc++, oneDNN or libgomp, passes through count().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: heap allocations of a steady-state training step (as train/trainer.cpp runs it: tape
 // reset, forward, MSE loss, loss.item(), zero_grad, backward, Adam step), on every thread, for the stock
 // LSTM on the fused path and for the custom CIFG cell (examples/cifg_cell.h) on the graph path, over steps

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fails unless the man page and the bash completion cover the command as it is: every subcommand that
 # `unroll --help` lists has a section on the man page listing every option its --help lists, and the
 # completion offers each subcommand after `unroll ` and each option after `unroll <subcommand> --`.

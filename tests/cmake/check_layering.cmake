@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fails when a source file includes a header of a higher folder, or forward-declares a class with a comment
 # pointing into one. Data flows graph <- ops <- autodiff <- models <- train <- apps, io beside models and
 # train (io may use models; train may use io); a folder may include itself, the lower folders and

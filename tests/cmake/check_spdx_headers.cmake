@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fails naming every project source file without an SPDX license line (SPDX-License-Identifier:
 # Apache-2.0) in its first lines. Project sources: *.cpp *.h *.py *.sh *.cmake *.in CMakeLists.txt and
 # .ci/run, outside data/ (own notices), tests/fixtures/ and tests/fuzz/seeds/ (data), build trees and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fails when a doctest case name cannot be run by name from CTest: doctest_discover_tests splits names at
 # ';', so such a case would be registered under a truncated filter that matches nothing and "passes".
 # Usage: cmake -DTEST_BINARY=... -P check_test_names.cmake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A consumer of the installed unroll package: differentiates tanh(x . w) and checks the gradient.
 #include <unroll.h>
 

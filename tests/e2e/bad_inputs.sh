@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: bad CSV files and bad usage exit with 2 and one line naming the file, line and column;
 # a diverging run exits 1 naming epoch and step.
 source "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: the baselines never prevent a report. Clean series whose AR normal
 # equations are singular (a sine rounded to 6 digits, a ramp, a 12-periodic signal) train, eval and resume
 # to a report with the ridge fallback named; `eval --data` on a CSV too short for AR(history) gives a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: CSV data without --epochs trains until the validation loss stops
 # improving, under a cap that scales with the data (steps, not epochs), and without --history uses the
 # best AR order on validation (clamped to [8, 32]); both choices are in report.json and the start lines,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: doctest cases for the command line's config parsing (apps/, linked as unroll_cli):
 // the fuzz seeds parse and validate; bad usage throws with the exact message; run configs round-trip.
 // Built as its own executable (unroll_cli_tests, tests/train.cmake) because unroll_tests does not link apps/.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: every command on a tiny run: train (files, report.json keys, table), eval (test split and
 # another CSV), predict, inspect (text and --json), plot, gradcheck.
 source "$(dirname "$0")/lib.sh"

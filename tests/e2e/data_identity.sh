@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test of Note [Data identity] (apps/run_config.cpp, issue 22 item 9): a run on
 # a relative --data path resumes from another directory; a CSV that gained rows is refused on resume and
 # on eval; a moved file is found beside the checkpoint or given with --data (same hash), and a different

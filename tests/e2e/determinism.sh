@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: determinism end to end (issue 7): two `unroll train` runs with the same seed and thread
 # count write checkpoints whose whole payload is byte-identical: every dataset (parameters, optimizer
 # slots, RNG state) and every attribute except the creation time and the checksum that covers it. A run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test of files, folders and signals (docs/reliability.md, "Files, folders and
 # signals"): a file size limit (SIGXFSZ, and EFBIG with the signal ignored, the path a full disk takes)
 # gives one line, exit 2, no crash and no temporary; output paths that are not regular files are refused;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test of issue 22's bad inputs on the command line (items 8 and 10): every
 # option error is one short line naming the option, the value and the allowed range (exit 2); gradcheck
 # tolerances are checked at parse, a failing gradcheck says so on stderr (exit 1) and rnn_relu passes at

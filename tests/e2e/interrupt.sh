@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: SIGINT (then SIGTERM) at a random moment of a real run finishes the step, saves, exits with
 # 128+signal and a one-line "resume with" message; resuming gives the uninterrupted run's bits. A signal after
 # training finished (during the test-split evaluation) stops the same way before the report, and resuming writes

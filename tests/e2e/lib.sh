@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: helpers sourced by the end-to-end scripts: argument handling, expectations on exit
 # codes and messages, and a parameter comparison of two checkpoints (h5py, bytes of every /params dataset).
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: `train --epochs 4` == `train --epochs 2 --decay-epochs 4` then `train --resume
 # DIR/checkpoint.h5 --epochs 4` in a fresh process (bit-identical parameters), the same run again gives the same bits,
 # the cosine's horizon follows --epochs, and a resume beyond the stored horizon continues at the final rate.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test: a reduced sweep grid writes the Markdown table, JSON and data for the plot.
 source "$(dirname "$0")/lib.sh"
 "$UNROLL" sweep --cells 4,6 --histories 2,4 --horizons 1,2 --seeds 2 --epochs 1 --length 1200 --out sw >sweep.txt

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test of the sandboxed checkpoint load (Note [Sandboxed load] in
 # io/sandbox.cpp): files crafted to crash HDF5 1.10.8 (tests/fixtures/crash_hdf5_*.h5, valid CRCs) given to
 # every command that loads a checkpoint exit 2 with one line "...crashed the HDF5 reader...; refused".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the checkpoint loader fuzz target. Bytes become a file that load_checkpoint reads;
 // any unroll::Error is a correct answer, anything else (another exception, a crash, a sanitizer report,
 // a leak, a hang) is a bug. Seeds: seed_checkpoint.cpp (valid checkpoints).

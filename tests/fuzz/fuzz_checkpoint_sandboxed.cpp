@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the sandboxed checkpoint loader fuzz target. Unlike fuzz_checkpoint (whose mutations
 // almost all stop at the whole-file CRC), every input gets a freshly stamped unroll header
 // (checkpoint_detail::restamp_header), so the mutated HDF5 bytes reach HDF5 1.10.8's parser, which does

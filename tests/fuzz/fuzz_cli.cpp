@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the libFuzzer target for the `unroll` command line's config parsing (apps/). The
 // input is either a command line (arguments separated by NUL or newline bytes) parsed by the real CLI11
 // front end with every subcommand registered, followed by that subcommand's validation (no training, no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the libFuzzer target for the CSV reader (io/csv.h). Any input must either parse into a
 // consistent table of finite numbers or throw an unroll::Error subclass (DataError, UsageError, IoError);
 // anything else — another exception, a crash, a sanitizer report, a broken invariant — is a finding.

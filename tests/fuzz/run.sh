@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: the fuzzing runner. Configures tests/fuzz/ with clang, builds, then runs every
 # fuzz_<name> target for a fixed budget on a seed corpus (tests/fuzz/seeds/<name>/* if present, plus what
 # seed_<name> writes). Fails on any crash, sanitizer report, leak, timeout or out-of-memory; prints each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: the seed corpus for fuzz_checkpoint: valid checkpoints (parameters only, and the whole
 // training state in float32 and float64) written into the folder given as the only argument.
 #include <cstdio>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What lives here: end-to-end test of tools/unroll_to_torch.py on a forecaster `unroll train` wrote, for one
 # cell kind ($4): the exported state_dict + nn.Module file reproduce `unroll predict` to 1e-5 in scaled and
 # original units (residual, robust inputs, highway and two layers included); a bad file is one line, exit 2.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What lives here: magnet_floor, the error decomposition behind docs/training.md "Where the magnet error
 // is". On the same data, split, scaling and windows `unroll train` uses (apps/run_config.cpp load_data),
 // it splits each predictor's squared error on validation and test into windows whose TARGET is a glitch,
