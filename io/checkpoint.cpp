@@ -40,12 +40,13 @@ const Tensor* Checkpoint::find_param(const std::string& path) const {
 namespace {
 
 std::vector<unsigned char> read_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused as not a regular file.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   UNROLL_CHECK(fd.get() >= 0, IoError, "{}: cannot open for reading: {} (hint: check the path and the working "
                "directory)", ctx(path), std::strerror(errno));
   struct stat st;
   UNROLL_CHECK(::fstat(fd.get(), &st) == 0, IoError, "{}: cannot stat: {}", ctx(path), std::strerror(errno));
-  UNROLL_CHECK(S_ISREG(st.st_mode), IoError, "{}: not a regular file (hint: pass the checkpoint file, not a folder)",
+  UNROLL_CHECK(S_ISREG(st.st_mode), IoError, "{}: not a regular file (a folder, FIFO or device) (hint: pass the checkpoint file)",
                ctx(path));
   // Read into a buffer sized by fstat, growing if the file grew meanwhile (it is then read to its end).
   std::vector<unsigned char> bytes(static_cast<size_t>(st.st_size) + 1);

@@ -413,8 +413,12 @@ std::ifstream open_csv(const std::string& path) {
   UNROLL_CHECK(!std::filesystem::is_directory(path, ec), IoError,
                "csv '{}': cannot open the file (it is a directory) (hint: pass the path of a .csv file)", path);
   const auto type = std::filesystem::status(path, ec).type();
-  UNROLL_CHECK(ec || type == std::filesystem::file_type::regular || type == std::filesystem::file_type::fifo, IoError,
-               "csv '{}': not a regular file (a device or socket); refused (hint: pass the path of a .csv file)", path);
+  // Only regular files: a FIFO or device could block or never end, and a run reads its data more than once
+  // (the header, the history choice, the content hash checked on resume).
+  UNROLL_CHECK(ec || type == std::filesystem::file_type::regular, IoError,
+               "csv '{}': not a regular file (a FIFO, device or socket); refused (hint: save the data to a .csv "
+               "file and pass its path)",
+               path);
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   UNROLL_CHECK(in.is_open(), IoError, "csv '{}': cannot open the file ({}) (hint: check the path and permissions)",

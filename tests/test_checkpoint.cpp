@@ -124,7 +124,7 @@ TEST_CASE("checkpoint: files that are not checkpoints are refused before HDF5 re
                                    "the path and the working directory)", missing).c_str(),
                        IoError);
   CHECK_THROWS_WITH_AS(load_checkpoint(dir.path()),
-                       fmt::format("checkpoint '{}': not a regular file (hint: pass the checkpoint file, not a folder)",
+                       fmt::format("checkpoint '{}': not a regular file (a folder, FIFO or device) (hint: pass the checkpoint file)",
                                    dir.path()).c_str(),
                        IoError);
 

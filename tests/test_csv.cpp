@@ -234,8 +234,8 @@ TEST_CASE("csv: a million rows from a file") {
 
 TEST_CASE("csv: input that never ends is bounded: devices refused, whole input and one record capped") {
   CHECK_THROWS_WITH_AS(read_csv("/dev/zero", {"v"}),
-                       "csv '/dev/zero': not a regular file (a device or socket); refused (hint: pass the path of a "
-                       ".csv file)",
+                       "csv '/dev/zero': not a regular file (a FIFO, device or socket); refused (hint: save the data "
+                       "to a .csv file and pass its path)",
                        IoError);
   std::istringstream zeros(std::string(3 << 20, '\0'));
   CHECK_THROWS_WITH_AS(read_csv(zeros, "zeros", {"v"}),

@@ -34,6 +34,14 @@ expect_exit 2 "not a regular file" -- "$UNROLL" train --data /dev/zero --column 
 head -c 2000000 /dev/zero | tr '\0' 'x' >oneline.csv
 expect_exit 2 "the record is longer than 1048576 bytes" -- "$UNROLL" train --data oneline.csv --column v --epochs 1 --quiet --no-plot --out r3
 
+# a FIFO as data or checkpoint: refused at once, never waiting for a writer (timeout turns a hang into 124)
+mkfifo pipe.fifo
+expect_exit 2 "not a regular file" -- timeout 30 "$UNROLL" train --data pipe.fifo --column v --epochs 1 --quiet --no-plot --out r4
+for cmd in "inspect pipe.fifo" "eval --checkpoint pipe.fifo" "predict --checkpoint pipe.fifo --out p.csv" "train --resume pipe.fifo"; do
+  # shellcheck disable=SC2086
+  expect_exit 2 "not a regular file" -- timeout 30 "$UNROLL" $cmd
+done
+
 # plot: gnuplot's wait status in words; "install gnuplot" only when it is missing
 /usr/bin/python3 -c "
 import math
