@@ -316,13 +316,7 @@ std::string check_in_sandbox(const std::string& path, const std::vector<unsigned
 void checkpoint_detail::restamp_header(std::vector<unsigned char>& file) {
   UNROLL_CHECK(file.size() >= kHeaderBytes, UsageError, "restamp_header: the image has {} bytes, fewer than the "
                "{}-byte header", file.size(), kHeaderBytes);
-  unsigned char* h = file.data();
-  std::memset(h, 0, kHeaderBytes);
-  std::memcpy(h, kMagic, 8);
-  put_u32(h + 8, kHeaderLayout);
-  put_u32(h + 12, h5::crc32(h + kHeaderBytes, file.size() - kHeaderBytes));
-  put_u64(h + 16, file.size());
-  put_u32(h + 24, h5::crc32(h, 24));
+  stamp_header(file.data(), file.size());
 }
 
 Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) {

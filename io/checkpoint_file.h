@@ -39,6 +39,11 @@ inline uint64_t get_u64(const unsigned char* p) {
   return v;
 }
 
+// Fills the unroll header (the first kHeaderBytes of the HDF5 user block) of a whole file image of `size`
+// bytes (at least kHeaderBytes): magic, layout, the CRC-32 of bytes [kHeaderBytes, size), the size and the
+// header's own CRC. Used by save_checkpoint and checkpoint_detail::restamp_header.
+void stamp_header(unsigned char* file, size_t size);
+
 // A POSIX file descriptor closed on scope exit.
 class Fd {
  public:

@@ -27,6 +27,15 @@ using h5::Item;
 using h5::ItemType;
 using namespace checkpoint_file;
 
+void checkpoint_file::stamp_header(unsigned char* file, size_t size) {
+  std::memset(file, 0, kHeaderBytes);
+  std::memcpy(file, kMagic, 8);
+  put_u32(file + 8, kHeaderLayout);
+  put_u32(file + 12, h5::crc32(file + kHeaderBytes, size - kHeaderBytes));
+  put_u64(file + 16, size);
+  put_u32(file + 24, h5::crc32(file, 24));
+}
+
 namespace {
 
 std::string iso_now() {
@@ -36,20 +45,6 @@ std::string iso_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-// Fills the unroll header (the first kHeaderBytes of the HDF5 user block) of a file image: magic, layout,
-// the CRC-32 of bytes [kHeaderBytes, end) and the total size.
-void stamp_header(std::string& image) {
-  auto* bytes = reinterpret_cast<unsigned char*>(image.data());
-  const uint32_t crc = h5::crc32(bytes + kHeaderBytes, image.size() - kHeaderBytes);
-  unsigned char* header = bytes;
-  std::memset(header, 0, kHeaderBytes);
-  std::memcpy(header, kMagic, 8);
-  put_u32(header + 8, kHeaderLayout);
-  put_u32(header + 12, crc);
-  put_u64(header + 16, image.size());
-  put_u32(header + 24, h5::crc32(header, 24));
 }
 
 bool exists(const std::string& p) {
@@ -181,7 +176,7 @@ void save_items(const std::string& path, std::vector<Item> items, const SaveOpti
   const std::string failed = fmt::format("{}: saving failed, the previous checkpoint is untouched", ctx(path));
   std::string image = h5::write_image(path, items, kHeaderBytes);
   UNROLL_CHECK(image.size() > kHeaderBytes, IoError, "{}: HDF5 wrote an image of {} bytes", failed, image.size());
-  stamp_header(image);
+  stamp_header(reinterpret_cast<unsigned char*>(image.data()), image.size());
   // The temporary is removed on any failure below (disk full, file size limit, a failed rotation).
   AtomicWrite file(path, failed);
   file.write(image);
