@@ -42,7 +42,8 @@ else
   soname=${deb_version%.*}
   [ -e "$libdir/libunroll.so.$soname" ] || fail "the package lacks libunroll.so.$soname"
   [ -e "$libdir/cmake/unroll/unrollConfig.cmake" ] || fail "the package lacks the CMake package"
-  objdump -p "$libdir/libunroll.so.$soname" | grep -q "SONAME *libunroll.so.$soname\$" ||
+  # Not `objdump | grep -q`: grep -q stops reading at the match, objdump dies of SIGPIPE and pipefail fails.
+  grep -q "SONAME *libunroll.so.$soname\$" <<<"$(objdump -p "$libdir/libunroll.so.$soname")" ||
     fail "libunroll's SONAME is not libunroll.so.$soname"
   version=$(env -u LD_LIBRARY_PATH "$prefix/bin/unroll" --version)
   [ "$version" = "unroll $deb_version" ] || fail "the package's unroll --version says '$version'"
