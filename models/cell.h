@@ -37,6 +37,7 @@
 #include "graph/rng.h"
 #include "graph/tape.h"
 #include "models/module.h"
+#include "ops/cell_program.h"
 #include "ops/ops.h"
 
 namespace unroll {
@@ -92,6 +93,9 @@ class Cell : public Module {
   std::vector<Var> step(Var projected_x_t, const std::vector<Var>& state);
   /// Note [Fused fast path]: the fused kind computing exactly step() over a sequence, if there is one.
   virtual std::optional<RnnKind> fused_kind() const { return std::nullopt; }
+  /// Note [Cell program] (ops/cell_program.h): the element-wise part of step() as a program, if the cell
+  /// declares one (then step() must compute exactly gx, gh -> program). Default: none.
+  virtual const CellProgram* cell_program() const { return nullptr; }
   /// Note [Graph batch split] (models/strategies/batch_split.cpp): true promises that project_inputs(),
   /// begin_sequence() and step() treat every batch row on its own (no op mixes rows, such as a sum or mean over the batch)
   /// and change nothing in the cell, so that models::Recurrent may record each thread's block of rows on a
