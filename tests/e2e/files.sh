@@ -8,7 +8,11 @@
 # forecast older than its checkpoint.
 source "$(dirname "$0")/lib.sh"
 T=("${TINY[@]}" --epochs 2)
-no_temporaries() { ! find "$1" -name '*.tmp*' | grep -q . || fail "temporary files left in $1: $(find "$1" -name '*.tmp*')"; }
+no_temporaries() {
+  local left
+  left=$(find "$1" -name '*.tmp*')
+  [ -z "$left" ] || fail "temporary files left in $1: $left"
+}
 
 # -- a file size limit: SIGXFSZ is ignored by unroll, the save fails with EFBIG in one line
 set +e
