@@ -173,7 +173,7 @@ TEST_CASE("equation cell matrix parameters and constants") {
   const std::string text =
       "cell mgu\nstate h\ngates f, n\nparam W[H,H], b[H]\n"
       "fz = sigmoid(f)\n"
-      "h' = (1 - fz) * h + fz * tanh(n.x + W(fz * h) + b) / 2 + 0.5 * exp(-2)\n";
+      "h' = (1 - fz) * h + fz * tanh(n.x + W(fz * h) + b) / 2 + 0.5 * exp(-2) + 0.1 / (2 + exp(-fz))\n";
   CellRegistry registry;
   registry.register_equations("mgu", text);
   Rng rng(3);
