@@ -19,6 +19,7 @@
 #include <iostream>
 #include <memory>
 
+#include "apps/cell_file.h"
 #include "apps/commands.h"
 #include "apps/memory_check.h"
 #include "apps/option_checks.h"
@@ -36,7 +37,7 @@ namespace unroll::cli {
 namespace {
 
 struct BenchCliOptions {
-  std::string model = "lstm";
+  std::string model = "lstm", cell_file;  // cell_file: a cell from equations instead of --model
   int input = 1, hidden = 128, seq = 16, batch = 32, layers = 1;
   int out = 0;  // head outputs; 0 = same as --input
   std::string head = "last", loss = "mse";
@@ -78,7 +79,7 @@ double estimated_bytes(const BenchCliOptions& o) {
 
 void validate(const BenchCliOptions& o) {
   const std::string name = cell_name(o.model);  // rnn -> rnn_tanh, gru-lbr (older spelling) -> gru_lbr, others unchanged
-  UNROLL_CHECK(cli_cells().contains(name), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
+  UNROLL_CHECK(cli_cells().contains(name) || !o.cell_file.empty(), UsageError, "bench: unknown model '{}' (hint: known cells are {})",
                o.model, fmt::join(cli_cells().names(), ", "));
   UNROLL_CHECK(o.input >= 1 && o.hidden >= 1 && o.seq >= 1 && o.batch >= 1 && o.layers >= 1 && o.out >= 0, UsageError,
                "bench: --input, --hidden, --seq, --batch and --layers must be positive (got {}, {}, {}, {}, {})",
@@ -147,6 +148,8 @@ int run_bench(const BenchCliOptions& o) {
   config.hidden_size = o.hidden;
   config.layers = o.layers;
   config.fused = !o.graph_path;
+  if (!o.cell_file.empty()) use_cell_file(config, o.cell_file);
+  const std::string model = o.cell_file.empty() ? o.model : o.cell_file;  // what was asked for, as printed
   Rng rng(o.seed);
   Recurrent core(config, rng, cli_cells());
   core.set_recompute(recompute_steps(o.recompute));
@@ -220,7 +223,7 @@ int run_bench(const BenchCliOptions& o) {
   };
   if (o.json) {
     const nlohmann::json j = {
-        {"model", o.model},   {"cell", config.cell},    {"input", o.input},         {"hidden", o.hidden},
+        {"model", model},     {"cell", config.cell},    {"input", o.input},         {"hidden", o.hidden},
         {"seq", o.seq},       {"batch", o.batch},       {"layers", o.layers},       {"out", out},
         {"head", o.head},     {"loss", o.loss},         {"threads", threads},       {"warmup", o.warmup},
         {"steps", o.steps},   {"median_ms", median},    {"p10_ms", p10},            {"p90_ms", p90},
@@ -234,7 +237,7 @@ int run_bench(const BenchCliOptions& o) {
   } else {
     std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "
                              "{}, loss {}, {} threads, {} steps after {} warm-up, engine {}{}\n",
-                             o.model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
+                             model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
                              threads, o.steps, o.warmup, o.engine,
                              recompute_steps(o.recompute) == 0 ? "" : ", recompute " + o.recompute + " (graph path)");
     std::cout << fmt::format("  ms/step: median {:.3f}  p10 {:.3f}  p90 {:.3f}  min {:.3f}  max {:.3f}\n", median, p10,
@@ -254,6 +257,8 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   CLI::App* sub = app.add_subcommand("bench", "time complete training steps of a recurrent model (issue 6)");
   sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr | cifg | any registered cell")
       ->capture_default_str();
+  sub->add_option("--cell-file", o->cell_file, "a cell written as equations (docs/cells.md) instead of --model")
+      ->excludes("--model");
   sub->add_option("--input", o->input, "input features")->check(integer_in(1, 65536))->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units")->check(integer_in(1, 65536))->capture_default_str();
   sub->add_option("--seq", o->seq, "time steps")->check(integer_in(1, 100000))->capture_default_str();

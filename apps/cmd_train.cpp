@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/cell_file.h"
 #include "apps/commands.h"
 #include "apps/memory_check.h"
 #include "apps/option_checks.h"
@@ -41,6 +42,7 @@ RunConfig run_config_from(const TrainOptions& o) {
   d.validation_fraction = o.val_fraction;
   RecurrentConfig& rc = r.model.net.recurrent;
   rc.cell = cell_name(o.model);
+  if (!o.cell_file.empty()) use_cell_file(rc, o.cell_file);
   rc.input_size = 1;
   rc.hidden_size = o.hidden;
   rc.layers = o.layers;
@@ -291,6 +293,8 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--train-fraction", o->train_fraction, "CSV data: training fraction")->check(number_in(0, 1, true, true))->capture_default_str();
   sub->add_option("--val-fraction", o->val_fraction, "CSV data: validation fraction")->check(number_in(0, 1, false, true))->capture_default_str();
   sub->add_option("--model", o->model, "rnn | lstm | gru | gru_lbr (or any registered cell)")->capture_default_str();
+  sub->add_option("--cell-file", o->cell_file, "a cell written as equations (docs/cells.md) instead of --model; the "
+                  "checkpoints keep its text")->excludes("--model");
   sub->add_option("--hidden", o->hidden, "hidden units per layer")->check(integer_in(1, 65536))->capture_default_str();
   sub->add_option("--layers", o->layers, "stacked layers")->check(integer_in(1, 64))->capture_default_str();
   sub->add_option("--dropout", o->dropout, "dropout between layers")->check(number_in(0, 0.99))->capture_default_str();
@@ -350,7 +354,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                    [o, sub] {
                      if (!o->resume.empty()) {
                        for (const char* fixed : {"--dataset", "--column", "--length", "--noise", "--data-seed",
-                                                 "--scaler", "--train-fraction", "--val-fraction", "--model", "--hidden",
+                                                 "--scaler", "--train-fraction", "--val-fraction", "--model", "--cell-file", "--hidden",
                                                  "--layers", "--dropout", "--residual", "--highway", "--despike", "--history", "--horizon", "--batch", "--lr", "--loss", "--huber-delta",
                                                  "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--clip",
                                                  "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out", "--overwrite"})
@@ -363,7 +367,9 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                      }
                      UNROLL_CHECK(o->data_file.empty() == o->column.empty(), UsageError,
                                   "train: --data FILE.csv and --column NAME go together");
-                     run_config_from(*o).validate();
+                     TrainOptions no_file = *o;  // touches no file: run_train reads a --cell-file
+                     no_file.cell_file.clear();
+                     run_config_from(no_file).validate();
                    },
                    [o, sub] { return run_train(*o, sub); }});
 }

@@ -13,13 +13,14 @@
 #include "apps/signals.h"
 #include "graph/check.h"
 #include "graph/version.h"
+#include "models/cell_equations.h"
 
 namespace unroll::cli {
 
 const std::vector<CommandRegistration> kCommandRegistrations = {
     register_train_command,     register_eval_command, register_predict_command, register_inspect_command,
     register_gradcheck_command, register_plot_command, register_sweep_command,
-    register_bench_command,
+    register_bench_command,     register_graph_command,
 };
 
 Cli::Cli() {
@@ -105,6 +106,9 @@ int run_main(int argc, const char* const* argv) {
   try {
     if (e->validate) e->validate();
     return check_stdout(e->run());
+  } catch (const CellEquationError& err) {  // a cell file: file:line:column, then its line with a caret inserted
+    std::cerr << "unroll: " << err.one_line() << "\n";
+    return kExitBadInput;
   } catch (const NumericError& err) {
     std::cerr << "unroll: " << one_line(err.what()) << "\n";
     return kExitFailedCheck;

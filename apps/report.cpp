@@ -54,11 +54,16 @@ void write_forecast_csv(const std::string& path, const Evaluation& e, const Scal
 }
 
 std::string run_gnuplot(const std::string& dir, const std::string& script, const std::vector<std::string>& outputs) {
+  return run_tool("gnuplot", {script}, dir, outputs, "gnuplot is not installed (hint: apt-get install gnuplot-nox, or pass --no-plot)");
+}
+
+std::string run_tool(const std::string& tool, const std::vector<std::string>& args, const std::string& dir,
+                     const std::vector<std::string>& outputs, const std::string& missing) {
   const auto remove_temporaries = [&] {
     for (const auto& png : outputs) ::unlink((dir + "/" + temporary_name(png)).c_str());
   };
   int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return fmt::format("cannot start gnuplot: {}", std::strerror(errno));
+  if (::pipe2(out, O_CLOEXEC) != 0) return fmt::format("cannot start {}: {}", tool, std::strerror(errno));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
@@ -67,23 +72,25 @@ std::string run_gnuplot(const std::string& dir, const std::string& script, const
   posix_spawn_file_actions_adddup2(&actions, out[1], 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t defaults;  // the CLI ignores SIGPIPE and SIGXFSZ (apps/signals.h); gnuplot gets the usual actions
+  sigset_t defaults;  // the CLI ignores SIGPIPE and SIGXFSZ (apps/signals.h); the tool gets the usual actions
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);
   sigaddset(&defaults, SIGXFSZ);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  std::string script_arg = script, program = "gnuplot";
-  char* argv[] = {program.data(), script_arg.data(), nullptr};
+  std::vector<std::string> words{tool};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
   pid_t pid = -1;
-  const int spawned = posix_spawnp(&pid, "gnuplot", &actions, &attr, argv, environ);
+  const int spawned = posix_spawnp(&pid, tool.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);
   if (spawned != 0) {
     ::close(out[0]);
-    return spawned == ENOENT ? "gnuplot is not installed (hint: apt-get install gnuplot-nox, or pass --no-plot)"
-                             : fmt::format("cannot start gnuplot: {}", std::strerror(spawned));
+    return spawned == ENOENT ? missing : fmt::format("cannot start {}: {}", tool, std::strerror(spawned));
   }
   std::string output;
   char buf[4096];
@@ -103,7 +110,7 @@ std::string run_gnuplot(const std::string& dir, const std::string& script, const
     while (!output.empty() && output.back() == ' ') output.pop_back();
     const std::string how = WIFSIGNALED(status) ? fmt::format("was killed by signal {}", WTERMSIG(status))
                                                 : fmt::format("failed with exit code {}", WEXITSTATUS(status));
-    return fmt::format("gnuplot {}{}{}", how, output.empty() ? "" : ": ", output.substr(0, 200));
+    return fmt::format("{} {}{}{}", tool, how, output.empty() ? "" : ": ", output.substr(0, 200));
   }
   for (const auto& png : outputs) {
     const std::string tmp = dir + "/" + temporary_name(png), final_path = dir + "/" + png;

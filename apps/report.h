@@ -26,6 +26,11 @@ void write_forecast_csv(const std::string& path, const Evaluation& e, const Scal
 // temporary_name(png); on success those are renamed over the PNGs, on failure removed. Returns "" on
 // success, otherwise one line saying why (gnuplot not installed, its exit code and first output).
 std::string run_gnuplot(const std::string& dir, const std::string& script, const std::vector<std::string>& outputs);
+// The same for any tool: `tool args...` (found on PATH, no shell) inside dir, writing each of `outputs` to
+// its temporary_name; `missing` is the line returned when the tool is not installed (`unroll graph` runs
+// Graphviz's dot this way).
+std::string run_tool(const std::string& tool, const std::vector<std::string>& args, const std::string& dir,
+                     const std::vector<std::string>& outputs, const std::string& missing);
 
 // Writes DIR/loss.png (train and validation loss per epoch) from history and DIR/forecast.png from
 // DIR/forecast.csv. Returns "" on success, otherwise why not (gnuplot missing or failing).

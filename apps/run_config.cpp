@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What lives here: RunConfig JSON, data loading for the commands, checkpoint -> run, shared evaluation.
 #include "apps/run_config.h"
+#include "apps/cell_file.h"
 
 #include "examples/cifg_cell.h"
 
@@ -13,6 +14,7 @@
 #include "graph/check.h"
 #include "graph/json_fields.h"
 #include "io/csv.h"
+#include "models/cell_equations.h"
 #include "train/loss.h"
 
 namespace unroll::cli {
@@ -118,9 +120,10 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
 void RunConfig::validate() const {
   data.validate();
   const RecurrentConfig& rc = model.net.recurrent;
-  UNROLL_CHECK(builtin_cells().contains(rc.cell), UsageError,
+  UNROLL_CHECK(builtin_cells().contains(rc.cell) || !rc.cell_equations.empty(), UsageError,
                "model: unknown cell '{}' (hint: use rnn, lstm, gru or gru_lbr; known cells: {})", rc.cell,
                fmt::join(builtin_cells().names(), ", "));
+  if (!rc.cell_equations.empty()) parse_cell_equations(rc.cell_equations, "model cell " + rc.cell);
   UNROLL_CHECK(rc.hidden_size <= 65536 && rc.layers <= 64, UsageError,
                "model: --hidden must be <= 65536 and --layers <= 64 (got {} and {})", rc.hidden_size, rc.layers);
   model.validate();
@@ -136,7 +139,7 @@ void RunConfig::validate() const {
 }
 
 std::string model_label(const ForecastModelConfig& m) {
-  return m.net.recurrent.cell + (m.highway ? " + AR highway" : "") + (m.residual ? " (residual)" : "") +
+  return cell_label(m.net.recurrent) + (m.highway ? " + AR highway" : "") + (m.residual ? " (residual)" : "") +
          (m.despike > 0 ? " despiked" : "");
 }
 

@@ -16,7 +16,7 @@ struct TrainOptions {
   double noise = -1, train_fraction = 0.7, val_fraction = 0.15;
   uint64_t data_seed = 1;
   // model
-  std::string model = "lstm";
+  std::string model = "lstm", cell_file;  // cell_file: a cell from equations instead of --model
   int hidden = 128, layers = 1;
   double dropout = 0;
   // trainer

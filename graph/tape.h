@@ -87,6 +87,14 @@ struct RecordSpec {
   int64_t view_offset = -1;
 };
 
+/// What Tape::to_dot draws (graph/tape_dot.cpp).
+struct DotOptions {
+  bool backward = false;  ///< also each gradient (dashed "d op" twins) and its flow from outputs to inputs
+  NodeId begin = 0;       ///< the nodes [begin, end) only
+  NodeId end = UINT32_MAX;
+  std::string title = "tape";
+};
+
 /// Note [Tape ownership]: the tape owns every recorded value and gradient (in its Arena, or by sharing a
 /// leaf's storage). Nodes refer to their inputs by integer id, never by pointer, so destruction is a flat
 /// loop and there is no recursion anywhere. Handles (Var) are {tape, id, epoch}; reset() starts a new
@@ -158,6 +166,9 @@ class Tape {
   uint32_t current_scope() const { return scope_stack_.back(); }  ///< what the next recorded node gets
   std::string scope_name(uint32_t scope) const { return scope < scope_names_.size() ? scope_names_[scope] : ""; }
   std::string describe(NodeId id) const;  ///< "tanh (node 17, in encoder/l0)"
+  /// The recorded graph as Graphviz DOT text: each node's op, shape and module path (a cluster per path),
+  /// parameters by name; with options.backward the gradients too. Iterative (graph/tape_dot.cpp).
+  std::string to_dot(const DotOptions& options = {}) const;
 
   /// What ops run their kernels with on this tape (ops/ makes it on first use), shared or handed in.
   const std::shared_ptr<ExecutionContext>& context() const { return context_; }

@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -140,6 +141,10 @@ class CellRegistry {
  public:
   void register_cell(const std::string& name, CellFactory factory);  ///< a name may be registered once
   bool contains(const std::string& name) const { return factories_.count(name) != 0; }
+  /// Registers the cell written as equations in `text` (Note [Cell equations], docs/cells.md) under `name`
+  /// (the text's own `cell` line names it only for the CLI). Throws CellEquationError (a UsageError) at
+  /// source:line:column; source defaults to name. models/equation_cell.cpp.
+  void register_equations(const std::string& name, std::string_view text, const std::string& source = "");
   std::vector<std::string> names() const;  ///< sorted
   /// Throws UsageError listing the known names when `name` is not registered.
   std::unique_ptr<Cell> create(const std::string& name, int input_size, int hidden_size, Rng& rng,

@@ -106,10 +106,14 @@ void Recurrent::set_recompute(int64_t k) {
 Recurrent::Recurrent(const RecurrentConfig& config, Rng& rng, const CellRegistry& registry) : config_(config) {
   config_.validate();
   const int D = config_.directions();
+  CellRegistry from_equations;  // Note [Equation cell]: the config's own text, not the registry
+  if (!config_.cell_equations.empty())
+    from_equations.register_equations(config_.cell, config_.cell_equations, "cell " + config_.cell);
+  const CellRegistry& cells = config_.cell_equations.empty() ? registry : from_equations;
   for (int l = 0; l < config_.layers; ++l)
     for (int d = 0; d < D; ++d) {
       const int in = l == 0 ? config_.input_size : config_.output_size();
-      std::unique_ptr<Cell> cell = registry.create(config_.cell, in, config_.hidden_size, rng, config_.cell_options);
+      std::unique_ptr<Cell> cell = cells.create(config_.cell, in, config_.hidden_size, rng, config_.cell_options);
       UNROLL_CHECK(cell->input_size() == in && cell->hidden_size() == config_.hidden_size, UsageError,
                    "Recurrent: cell '{}' was asked for input {} and hidden {} but has {} and {}", config_.cell, in,
                    config_.hidden_size, cell->input_size(), cell->hidden_size());

@@ -43,6 +43,10 @@ struct RecurrentConfig {
   bool bidirectional = false;
   double dropout = 0;  ///< between layers (on every layer's output but the last), training mode only
   nlohmann::json cell_options = nlohmann::json::object();
+  /// Note [Equation cell]: when not empty, the cell's equations (docs/cells.md): every layer's cell is made
+  /// from this text under the name `cell`, and the registry is not asked, so a checkpoint's config alone
+  /// rebuilds the model. JSON key "cell_equations", written only when not empty.
+  std::string cell_equations = {};
   /// Note [Fused fast path] (models/cell.h): stock cells run each layer and direction as one fused op
   /// (rnn_sequence) in float32 when every sequence has full length. false forces the per-step graph everywhere (the
   /// reference). JSON key "fused", written only when false, so configs without it read as true.

@@ -21,12 +21,14 @@ void to_json(nlohmann::json& j, const RecurrentConfig& c) {
                      {"hidden_size", c.hidden_size}, {"layers", c.layers},
                      {"bidirectional", c.bidirectional}, {"dropout", c.dropout},
                      {"cell_options", c.cell_options}};
-  if (!c.fused) j["fused"] = false;  // the default is omitted: configs written before the key stay identical
+  if (!c.fused) j["fused"] = false;
+  if (!c.cell_equations.empty()) j["cell_equations"] = c.cell_equations;  // the default is omitted: configs written before the key stay identical
 }
 
 void from_json(const nlohmann::json& j, RecurrentConfig& c) {
   const JsonFields f(j, "RecurrentConfig",
-                     {"cell", "input_size", "hidden_size", "layers", "bidirectional", "dropout", "cell_options", "fused"});
+                     {"cell", "input_size", "hidden_size", "layers", "bidirectional", "dropout", "cell_options", "fused",
+                      "cell_equations"});
   c = RecurrentConfig{};
   f.read("cell", c.cell);
   f.read("input_size", c.input_size);
@@ -36,6 +38,7 @@ void from_json(const nlohmann::json& j, RecurrentConfig& c) {
   f.read("dropout", c.dropout);
   f.read("cell_options", c.cell_options);
   f.read("fused", c.fused);
+  f.read("cell_equations", c.cell_equations);
 }
 
 }  // namespace unroll

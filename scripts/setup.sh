@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libdnnl-dev ocl-icd-opencl-dev libfmt-dev doctest-dev libhdf5-dev
-  libcli11-dev nlohmann-json3-dev gnuplot-nox
+  libcli11-dev nlohmann-json3-dev gnuplot-nox graphviz
   python3-torch python3-h5py python3-numpy libopenblas0-openmp
   clang libclang-rt-14-dev
   doxygen help2man dpkg-dev file bash-completion

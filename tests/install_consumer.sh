@@ -36,7 +36,7 @@ else
   for f in bin/unroll include/unroll/unroll.h include/unroll/graph/version.h share/man/man1/unroll.1.gz \
            share/bash-completion/completions/unroll share/doc/unroll/README.md share/doc/unroll/CHANGELOG.md \
            share/doc/unroll/LICENSE share/doc/unroll/NOTICE share/doc/unroll/docs/cli.md \
-           share/doc/unroll/examples/custom_cell.cpp share/unroll/nottem.csv share/unroll/NOTICE.md; do
+           share/doc/unroll/examples/custom_cell.cpp share/unroll/nottem.csv share/unroll/NOTICE.md share/unroll/cells/lstm.cell; do
     [ -e "$prefix/$f" ] || fail "the package lacks /usr/$f"
   done
   soname=${deb_version%.*}

@@ -229,7 +229,7 @@ TEST_CASE("RecurrentConfig JSON round trip and errors") {
   CHECK(nlohmann::json::parse(R"({"cell":"lstm","input_size":2,"hidden_size":3})").get<RecurrentConfig>().layers == 1);
   CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"cell":"lstm","hiden_size":3})").get<RecurrentConfig>(),
                        "RecurrentConfig: unknown key 'hiden_size' (hint: known keys are cell, input_size, hidden_size, "
-                       "layers, bidirectional, dropout, cell_options, fused)",
+                       "layers, bidirectional, dropout, cell_options, fused, cell_equations)",
                        DataError);
   Rng rng(1);
   CHECK_THROWS_WITH_AS(Recurrent(RecurrentConfig{.cell = "lstm", .input_size = 2, .hidden_size = 0}, rng),
