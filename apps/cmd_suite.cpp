@@ -208,7 +208,7 @@ std::string markdown(const std::vector<SeriesResult>& results, const SuiteOption
             : fmt::format("{}", r["config"]["data"]["history"].get<int64_t>());
     double secs = 0;
     for (double t : s.seconds) secs = std::max(secs, t);
-    md += fmt::format("| {} | {} | {} | {} | {} ({}) | {} | {} | {} {} | {:.2f} |", s.series.name,
+    md += fmt::format("| {} | {} | {} | {} | {} ({}) | {} | {} | {} {} | {:.3f} |", s.series.name,
                       r["data"]["values"].get<int64_t>(), model, cell(number_or_nan(b, "persistence_rmse")),
                       cell(number_or_nan(b, "ar_rmse")), b["ar_order"].get<int64_t>(),
                       sel.empty() ? "n/a" : fmt::format("{} ({})", cell(number_or_nan(sel, "rmse")), sel["order"].get<int64_t>()),
@@ -227,7 +227,7 @@ std::string plot(const std::string& dir, const std::vector<SeriesResult>& result
   write_file_atomically((std::filesystem::path(dir) / "suite.dat").string(), dat);
   // Names relative to the suite folder, where gnuplot runs (run_gnuplot): no path is quoted into the script.
   const std::string gp = fmt::format(
-      "set terminal pngcairo size 1000,480\nset output '{}'\n"
+      "set terminal pngcairo size 1000,480 noenhanced\nset output '{}'\n"
       "set title 'unroll suite: model test RMSE / best baseline test RMSE (below 1: the model is better)'\n"
       "set style data histograms\nset style fill solid 0.6 border -1\nset boxwidth 0.7\n"
       "set xtics rotate by -40 scale 0\nset ylabel 'model / best baseline'\nset yrange [0:*]\nset grid ytics\n"
