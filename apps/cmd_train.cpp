@@ -40,6 +40,7 @@ RunConfig run_config_from(const TrainOptions& o) {
   d.scaler = o.scaler;
   d.train_fraction = o.train_fraction;
   d.validation_fraction = o.val_fraction;
+  d.period = o.period;
   RecurrentConfig& rc = r.model.net.recurrent;
   rc.cell = cell_name(o.model);
   if (!o.cell_file.empty()) use_cell_file(rc, o.cell_file);
@@ -134,6 +135,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   if (!resume_from) choose_history(run, data_dir);
   const LoadedData loaded = load_data(run.data, data_dir);
+  choose_period(run, loaded);  // before the Trainer copies the run config
   const PreparedData& data = loaded.data;
   if (!data_note.empty()) std::cerr << "unroll train: note: " << data_note << "\n";  // once the data is accepted
   if (!resume_from) {  // once; then part of the config and the checkpoint
@@ -175,6 +177,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
                                                          : std::string("mse"),
                              run.trainer.epochs, steps_per_epoch, out_dir);
     if (run.choices.contains("history")) std::cout << "inputs: " << run.choices["history"]["why"].get<std::string>() << "\n";
+    if (run.choices.contains("period")) std::cout << "baselines: " << run.choices["period"]["why"].get<std::string>() << "\n";
     if (run.choices.contains("budget")) std::cout << "budget: " << run.choices["budget"]["why"].get<std::string>() << "\n";
     if (run.model.despike > 0)
       std::cout << fmt::format("robust inputs: spikes beyond {} robust standard deviations of the training split's one-step "
@@ -303,7 +306,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                   "network")->check(true_or_false())->capture_default_str();
   sub->add_option("--highway", o->highway,
                   "add a linear autoregression over the window (LSTNet's AR component), started at the least-squares AR fit "
-                  "on the training windows and trained jointly with the network")
+                  "on the training windows and trained jointly with the network (default: true for CSV data, false for magnet and nottem)")
       ->check(true_or_false())->capture_default_str();
   sub->add_option("--despike", o->despike,
                   "robust inputs: replace an input that differs from the median of its 3-point neighbourhood in the "
@@ -312,6 +315,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
       ->check(number_at_least(0))
       ->capture_default_str();
   sub->add_option("--history", o->history, "input steps per window (CSV data without --history: the AR order with the best validation RMSE, clamped to [8, 32])")->check(integer_in(1, 100000))->capture_default_str();
+  sub->add_option("--period", o->period, "the seasonal-naive baseline's period (default: nottem 12; else detected on the training split)")->check(integer_in(1, 100000));
   sub->add_option("--horizon", o->horizon, "predict this many steps after the last input")->check(integer_in(1, 100000))->capture_default_str();
   sub->add_option("--epochs", o->epochs, "total epochs; also the cosine's horizon unless --decay-epochs is given (a resumed run counts from its start and keeps "
                   "its horizon: beyond it training continues at the final learning rate). Default: magnet 16, nottem 200; CSV "
@@ -355,7 +359,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                      if (!o->resume.empty()) {
                        for (const char* fixed : {"--dataset", "--column", "--length", "--noise", "--data-seed",
                                                  "--scaler", "--train-fraction", "--val-fraction", "--model", "--cell-file", "--hidden",
-                                                 "--layers", "--dropout", "--residual", "--highway", "--despike", "--history", "--horizon", "--batch", "--lr", "--loss", "--huber-delta",
+                                                 "--layers", "--dropout", "--residual", "--highway", "--despike", "--history", "--period", "--horizon", "--batch", "--lr", "--loss", "--huber-delta",
                                                  "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--clip",
                                                  "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out", "--overwrite"})
                          UNROLL_CHECK(sub->count(fixed) == 0, UsageError,

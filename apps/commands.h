@@ -43,6 +43,7 @@ void register_plot_command(CLI::App& app, CommandTable& table);
 void register_sweep_command(CLI::App& app, CommandTable& table);
 void register_bench_command(CLI::App& app, CommandTable& table);
 void register_graph_command(CLI::App& app, CommandTable& table);
+void register_suite_command(CLI::App& app, CommandTable& table);
 
 // The whole front end: builds the app with every registered command.
 struct Cli {

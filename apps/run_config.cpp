@@ -41,6 +41,7 @@ nlohmann::json DataConfig::to_json() const {
           {"scaler", scaler},
           {"train_fraction", train_fraction},
           {"validation_fraction", validation_fraction},
+          {"period", period},
           {"file_hash", file_hash},
           {"file_bytes", file_bytes}};
 }
@@ -48,7 +49,7 @@ nlohmann::json DataConfig::to_json() const {
 DataConfig DataConfig::from_json(const nlohmann::json& j) {
   const JsonFields f(j, "run config data",
                      {"dataset", "file", "column", "length", "noise", "data_seed", "history", "horizon", "scaler",
-                      "train_fraction", "validation_fraction", "file_hash", "file_bytes"});
+                      "train_fraction", "validation_fraction", "period", "file_hash", "file_bytes"});
   DataConfig c;
   f.read("dataset", c.dataset);
   f.read("file", c.file);
@@ -61,6 +62,7 @@ DataConfig DataConfig::from_json(const nlohmann::json& j) {
   f.read("scaler", c.scaler);
   f.read("train_fraction", c.train_fraction);
   f.read("validation_fraction", c.validation_fraction);
+  f.read_at_least("period", c.period, int64_t{0});  // absent before --period: 0
   f.read("file_hash", c.file_hash);
   f.read_at_least("file_bytes", c.file_bytes, int64_t{0});
   c.validate();
@@ -76,6 +78,7 @@ void DataConfig::validate() const {
                  "data: --data FILE.csv needs --column NAME (hint: the header names the columns)");
   UNROLL_CHECK(history >= 1 && history <= 100000, UsageError, "data: --history must be in [1, 100000], got {}", history);
   UNROLL_CHECK(horizon >= 1 && horizon <= 100000, UsageError, "data: --horizon must be in [1, 100000], got {}", horizon);
+  UNROLL_CHECK(period >= 0 && period <= 100000, UsageError, "data: --period must be in [1, 100000], got {}", period);
   UNROLL_CHECK(length == 0 || (length >= 1 && length <= 100000000), UsageError,
                "data: --length must be in [1, 100000000], got {}", length);
   UNROLL_CHECK(std::isfinite(noise), UsageError, "data: --noise must be finite");
@@ -188,6 +191,26 @@ void choose_history(RunConfig& run, const std::string& data_dir) {
                           h, c->order, fmt::join(c->tried, ", "), kMinAutoHistory, kMaxAutoHistory)}};
 }
 
+void choose_period(RunConfig& run, const LoadedData& loaded) {
+  const PreparedData& d = loaded.data;
+  std::string why;
+  if (run.data.period > 0) {  // load_data took it
+    why = fmt::format("seasonal period {} (given with --period)", run.data.period);
+  } else if (loaded.seasonal_period > 0) {
+    why = fmt::format("seasonal period {} ({}'s own)", loaded.seasonal_period, run.data.dataset);
+  } else {
+    // Left 0: evaluate_baselines detects the same period and reports it as detected.
+    const int64_t detected = detect_period(d.scaled, d.split.train);
+    why = detected > 0 ? fmt::format("seasonal period {} (detected on the training split: the first autocorrelation "
+                                     "peak of the one-step changes; --period sets it)",
+                                     detected)
+                       : "no seasonal period (none detected on the training split; --period sets one)";
+    run.choices["period"] = {{"period", detected}, {"why", why}};
+    return;
+  }
+  run.choices["period"] = {{"period", loaded.seasonal_period}, {"why", why}};
+}
+
 std::string stop_reason(const RunConfig& run, const TrainResult& result) {
   if (result.status == TrainStatus::early_stopped)
     return fmt::format("stopped: {}; the report uses the best epoch's weights (best.h5)", result.message);
@@ -247,6 +270,7 @@ LoadedData load_data(const DataConfig& c, const std::string& data_dir) {
     out.source = ec ? c.file : absolute.lexically_normal().string();  // as recorded (pin_data_file)
     try {
       out.data = prepare_data(std::move(s), split, spec, kind);
+      out.seasonal_period = c.period;
     } catch (const DataError& e) {
       throw DataError(fmt::format("{}: column '{}': {}", c.file, c.column, e.what()));
     } catch (const UsageError& e) {
@@ -259,7 +283,7 @@ LoadedData load_data(const DataConfig& c, const std::string& data_dir) {
   if (c.noise >= 0) params.noise = c.noise;
   params.seed = c.data_seed;
   BuiltinDataset d = load_builtin_dataset(c.dataset, data_dir, params);
-  out.seasonal_period = d.seasonal_period;
+  out.seasonal_period = c.period > 0 ? c.period : d.seasonal_period;
   out.source = d.source;
   out.data = prepare_data(std::move(d.series), d.split, spec, kind);
   return out;

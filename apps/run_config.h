@@ -30,6 +30,9 @@ struct DataConfig {
   std::string scaler = "min_max";  // min_max | z_score | none
   double train_fraction = 0.7;     // csv only (built-in data use their standard split)
   double validation_fraction = 0.15;
+  // --period: the seasonal period of the seasonal-naive baseline; 0 = the dataset's own (nottem: 12), else
+  // one detected on the training split (train/baselines.h detect_period), else none.
+  int64_t period = 0;
   // csv: the identity of the data a run started on (Note [Data identity] in apps/run_config.cpp); empty / 0
   // in checkpoints written before unroll recorded it.
   std::string file_hash;  // FNV-1a 64 of the file's bytes, 16 hex digits
@@ -98,13 +101,19 @@ std::string default_data_dir();
 
 struct LoadedData {
   PreparedData data;
-  int64_t seasonal_period = 0;
+  int64_t seasonal_period = 0;  // --period, else the built-in dataset's own, else 0 (detect)
   std::string source;
   std::string file_hash;  // csv: what was read (fnv1a_hex) and its size
   int64_t file_bytes = 0;
 };
 // csv data with a recorded file_hash must match it (DataError naming what differs).
 LoadedData load_data(const DataConfig& config, const std::string& data_dir);
+// The seasonal period the baselines use and why (given with --period, the dataset's own, detected on the
+// training split, or none): records run.choices["period"]. load_data already put a given (or the
+// dataset's) period in loaded.seasonal_period; a detected one is left to evaluate_baselines, which finds
+// the same and says so. Called once a
+// run's data is loaded (new and resumed runs alike: it depends only on the data and --period).
+void choose_period(RunConfig& run, const LoadedData& loaded);
 
 // A new run: records the absolute path, size and hash of its CSV in `run` (no-op for built-in data).
 void pin_data_file(DataConfig& data, const LoadedData& loaded);

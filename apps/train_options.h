@@ -12,7 +12,7 @@ namespace unroll::cli {
 struct TrainOptions {
   // data
   std::string dataset = "magnet", data_file, column, data_dir, scaler = "min_max";
-  int64_t length = 0, history = 16, horizon = 1;
+  int64_t length = 0, history = 16, horizon = 1, period = 0;
   double noise = -1, train_fraction = 0.7, val_fraction = 0.15;
   uint64_t data_seed = 1;
   // model
