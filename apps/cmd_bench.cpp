@@ -48,6 +48,7 @@ struct BenchCliOptions {
   bool graph_path = false;     // RecurrentConfig::fused = false: the stock cells as recorded graph ops
   std::string recompute = "0";  // Note [Recompute segments]: 0 = off, k = segment length, sqrt = ceil(sqrt(T))
   std::string engine = "loop";  // the fused path's float32 engine: loop (Note [Step loop]) or primitive (oneDNN RNN)
+  int min_length = 0;  // > 0: variable lengths, uniform in [min_length, seq] (Note [Variable lengths])
 };
 
 RnnEngine engine_of(const std::string& name) { return name == "primitive" ? RnnEngine::primitive : RnnEngine::step_loop; }
@@ -90,6 +91,8 @@ void validate(const BenchCliOptions& o) {
   recompute_steps(o.recompute);
   UNROLL_CHECK(o.engine == "loop" || o.engine == "primitive", UsageError,
                "bench: --engine must be loop or primitive, got '{}'", o.engine);
+  UNROLL_CHECK(o.min_length <= o.seq, UsageError, "bench: --min-length {} is longer than --seq {}", o.min_length,
+               o.seq);
   UNROLL_CHECK(o.steps >= 1 && o.warmup >= 0 && o.threads >= 0, UsageError,
                "bench: --steps must be positive and --warmup, --threads non-negative (got {}, {}, {})", o.steps,
                o.warmup, o.threads);
@@ -171,6 +174,9 @@ int run_bench(const BenchCliOptions& o) {
   for (int64_t i = 0; i < target.numel(); ++i) target.set(i, rng.normal());
   std::vector<int64_t> classes(static_cast<size_t>(rows));
   for (auto& c : classes) c = static_cast<int64_t>(rng.below(static_cast<uint64_t>(out)));
+  std::vector<int64_t> lengths;  // --min-length: one per sequence, uniform in [min_length, T]
+  for (int64_t b = 0; o.min_length > 0 && b < B; ++b)
+    lengths.push_back(o.min_length + static_cast<int64_t>(rng.below(static_cast<uint64_t>(T - o.min_length + 1))));
 
   Tape tape;
   tape.set_release_grads(o.release_grads);  // only parameters' .grad are read after backward
@@ -182,8 +188,10 @@ int run_bench(const BenchCliOptions& o) {
     const auto t0 = Clock::now();
     optimizer.zero_grad();
     tape.reset();
-    const RecurrentOutput r = core.forward(tape, tape.constant(x));
-    const Var features = o.head == "all" ? reshape(r.output, Shape{rows, o.hidden}) : r.steps.back();  // [rows, H]
+    const RecurrentOutput r = core.forward(tape, tape.constant(x), {}, lengths);
+    // head last: the last step's output, or with lengths each sequence's own final state (many-to-one)
+    const Var last = lengths.empty() ? r.steps.back() : select(r.final_states[0], o.layers - 1);
+    const Var features = o.head == "all" ? reshape(r.output, Shape{rows, o.hidden}) : last;  // [rows, H]
     const Var prediction = head.forward(features);                                                        // [rows, O]
     const Var loss = o.loss == "mse" ? mse_loss(prediction, tape.constant(target)) : cross_entropy_loss(prediction, classes);
     const auto t1 = Clock::now();
@@ -231,15 +239,16 @@ int run_bench(const BenchCliOptions& o) {
         {"matmul_gflop_per_step", flops / 1e9},         {"peak_rss_mib", rss},      {"final_loss", last_loss},
         {"forward_ms", fwd},  {"backward_ms", bwd},     {"update_ms", upd},   {"release_grads", o.release_grads},
         {"graph_path", o.graph_path}, {"recompute", o.recompute},
-        {"engine", o.engine}, {"omp_wait_policy", env_or_null("OMP_WAIT_POLICY")},
+        {"engine", o.engine}, {"min_length", o.min_length}, {"omp_wait_policy", env_or_null("OMP_WAIT_POLICY")},
         {"gomp_spincount", env_or_null("GOMP_SPINCOUNT")}};
     std::cout << j.dump() << "\n";
   } else {
     std::cout << fmt::format("unroll bench: {} (cell {}), input {}, hidden {}, seq {}, batch {}, layers {}, head {} -> "
-                             "{}, loss {}, {} threads, {} steps after {} warm-up, engine {}{}\n",
+                             "{}, loss {}, {} threads, {} steps after {} warm-up, engine {}{}{}\n",
                              model, config.cell, o.input, o.hidden, o.seq, o.batch, o.layers, o.head, out, o.loss,
                              threads, o.steps, o.warmup, o.engine,
-                             recompute_steps(o.recompute) == 0 ? "" : ", recompute " + o.recompute + " (graph path)");
+                             recompute_steps(o.recompute) == 0 ? "" : ", recompute " + o.recompute + " (graph path)",
+                             o.min_length == 0 ? "" : fmt::format(", lengths in [{}, {}]", o.min_length, o.seq));
     std::cout << fmt::format("  ms/step: median {:.3f}  p10 {:.3f}  p90 {:.3f}  min {:.3f}  max {:.3f}\n", median, p10,
                              p90, ms.front(), ms.back());
     std::cout << fmt::format("  phases (medians): zero_grad+forward+loss {:.3f}, backward {:.3f}, Adam {:.3f} ms\n",
@@ -280,6 +289,11 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--engine", o->engine,
                   "the fused op's float32 engine: loop (per-step oneDNN products, the least memory: Note [Step "
                   "loop] in ops/rnn_sequence.cpp) or primitive (oneDNN's fused RNN primitive)")
+      ->capture_default_str();
+  sub->add_option("--min-length", o->min_length,
+                  "variable-length batch: lengths uniform in [N, seq], seeded; --head last then reads each "
+                  "sequence's own final state; 0 = every sequence has length seq")
+      ->check(integer_in(0, 100000))
       ->capture_default_str();
   sub->add_option("--recompute", o->recompute,
                   "keep states every K steps and recompute the rest in backward (Note [Recompute segments]); "

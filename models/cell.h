@@ -13,7 +13,8 @@
 // Note [Fused fast path]: a stock cell without extras (lstm, gru_lbr, rnn_tanh, rnn_relu) returns the
 // RnnKind of fused_kind(), and the driver (choose_strategy, models/strategies/choose.cpp) then runs a
 // whole layer and direction as one rnn_sequence op (ops/rnn_sequence.cpp: in float32 our step loop on
-// oneDNN GEMMs, or oneDNN's fused RNN primitive with Recurrent::set_engine) instead of T step() calls.
+// oneDNN GEMMs, or oneDNN's fused RNN primitive with Recurrent::set_engine, which a variable-length batch
+// never takes: Note [Masked step loop] in ops/rnn_step_loop.cpp) instead of T step() calls.
 // step() stays the definition: tests/test_rnn_sequence.cpp checks the fast path against it, outputs and
 // every gradient. Cells with extras, subclasses and custom cells return nothing.
 //

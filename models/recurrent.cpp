@@ -56,15 +56,19 @@ bool check_forward(const RecurrentConfig& config, DType dtype, int S, const Tape
 // Note [Variable lengths]: the masks of every step, as constants on `tape`.
 LengthMasks length_masks(Tape& tape, const std::vector<int64_t>& lengths, int64_t T, int64_t B, DType dtype) {
   LengthMasks masks;
+  masks.lengths = lengths;
+  Tensor all = Tensor::empty(Shape{T, B, 1}, dtype);
   for (int64_t t = 0; t < T; ++t) {
     Tensor m = Tensor::empty(Shape{B, 1}, dtype), n = Tensor::empty(Shape{B, 1}, dtype);
     for (int64_t b = 0; b < B; ++b) {
       m.set(b, t < lengths[static_cast<size_t>(b)] ? 1.0 : 0.0);
       n.set(b, 1.0 - m.at(b));
+      all.set(t * B + b, m.at(b));
     }
     masks.keep.push_back(tape.constant(m));
     masks.hold.push_back(tape.constant(n));
   }
+  masks.keep_steps = tape.constant(all);
   return masks;
 }
 
@@ -149,8 +153,7 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
       } else {
         for (int s = 0; s < S; ++s) state.push_back(select(initial_states[static_cast<size_t>(s)], l * D + d));
       }
-      dirs.push_back(run_direction(DirectionInput{tape, cell, layer_in, std::move(state), d == 1, masks, segment},
-                                   masked));
+      dirs.push_back(run_direction(DirectionInput{tape, cell, layer_in, std::move(state), d == 1, masks, segment}));
       for (int s = 0; s < S; ++s) finals[s].push_back(dirs.back().finals[static_cast<size_t>(s)]);
     }
     std::vector<Var> steps;
@@ -173,11 +176,10 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
 }
 
 // One layer and direction, by the strategy choose_strategy picks.
-DirectionOutput Recurrent::run_direction(const DirectionInput& in, bool masked) {
+DirectionOutput Recurrent::run_direction(const DirectionInput& in) {
   const Strategy strategy = strategies::choose_strategy({.cell = in.cell, .dtype = in.x.dtype(),
-                                                         .batch = in.x.shape()[1], .masked = masked,
-                                                         .segment = in.segment, .fused = config_.fused,
-                                                         .split = batch_split_});
+                                                         .batch = in.x.shape()[1], .segment = in.segment,
+                                                         .fused = config_.fused, .split = batch_split_});
   switch (strategy) {
     case Strategy::fused_sequence: return strategies::run_fused_sequence(in, *in.cell.fused_kind(), engine_);
     case Strategy::batch_split: return strategies::run_batch_split(in, split_pool_);

@@ -13,7 +13,8 @@
 // update is h = h_old + m_t * (h_new - h_old) with a constant 0/1 mask m_t [B, 1]); the reverse direction
 // starts from the initial state at t = lengths[b]-1, so it begins at each sequence's own last element;
 // outputs are exactly zero for t >= lengths[b] (PyTorch's pad_packed_sequence); final states are taken at
-// each sequence's own end.
+// each sequence's own end. The fused path does the same per row inside its step loop (Note [Masked step
+// loop] in ops/rnn_step_loop.cpp) and is tested equal to this, values and gradients.
 //
 // How each layer and direction runs -- the fused op, graph steps, the batch split or recomputed segments
 // -- is chosen in one place: choose_strategy in models/strategies/strategies.h. Whichever runs, the
@@ -48,7 +49,7 @@ struct RecurrentConfig {
   /// rebuilds the model. JSON key "cell_equations", written only when not empty.
   std::string cell_equations = {};
   /// Note [Fused fast path] (models/cell.h): stock cells run each layer and direction as one fused op
-  /// (rnn_sequence) in float32 when every sequence has full length. false forces the per-step graph everywhere (the
+  /// (rnn_sequence) in float32, variable lengths included. false forces the per-step graph everywhere (the
   /// reference). JSON key "fused", written only when false, so configs without it read as true.
   bool fused = true;
 
@@ -89,7 +90,8 @@ class Recurrent : public Module {
 
   /// Note [Fused fast path]: which float32 engine runs a fused layer -- the step loop (the default;
   /// docs/performance.md compares them) or oneDNN's RNN primitive. A runtime choice like set_recompute: not
-  /// saved, and both are tested against the graph path.
+  /// saved, and both are tested against the graph path. A variable-length batch runs the step loop whichever
+  /// is set: the primitive cannot mask (Note [Masked step loop] in ops/rnn_step_loop.cpp).
   void set_engine(RnnEngine engine);
   RnnEngine engine() const { return engine_; }
   /// Note [Graph batch split] (models/strategies/batch_split.cpp): on the graph path, a cell whose
@@ -112,7 +114,7 @@ class Recurrent : public Module {
   bool batch_split_ = true;
   strategies::SplitWorkspacePool split_pool_;  ///< Note [Graph batch split]: the block tapes
 
-  strategies::DirectionOutput run_direction(const strategies::DirectionInput& in, bool masked);
+  strategies::DirectionOutput run_direction(const strategies::DirectionInput& in);
 };
 
 /// Truncated backpropagation through time: forward() runs the sequence in chunks of k steps, starting each

@@ -4,6 +4,7 @@
 // accumulates into the inputs' gradients. Implementations: one file per family in ops/.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "graph/rng.h"
@@ -85,8 +86,12 @@ int rnn_gate_count(RnnKind kind);          ///< G: lstm 4 (i f g o), gru_lbr 3 (
 /// engine (float32 only; float64 always runs the step loop): the step loop of Note [Step loop] on oneDNN
 /// GEMMs (it saves a quarter of what the primitive saves per step), or oneDNN's fused primitive.
 enum class RnnEngine : uint8_t { primitive, step_loop };
+/// lengths: empty (every sequence has length T) or B values in [1, T]. Row b's state is then held past
+/// t = lengths[b]-1 (reverse: it stays h0, c0 until then), so the output rows there are the held state,
+/// not zeros, and the final states are each sequence's own (Note [Masked step loop] in
+/// ops/rnn_step_loop.cpp). A masked batch always runs the step loop: oneDNN's primitive cannot mask.
 Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse,
-                 RnnEngine engine = RnnEngine::step_loop);
+                 RnnEngine engine = RnnEngine::step_loop, std::span<const int64_t> lengths = {});
 
 // ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
 inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }

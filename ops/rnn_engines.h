@@ -12,17 +12,21 @@
 
 namespace unroll::rnn {
 
-enum Input { kX = 0, kH0, kWih, kWhh, kBih, kBhh, kC0 };  // the op's input order (kC0: LSTM only)
+// The op's input order (kC0: LSTM only); a masked op records its lengths last (lengths_input).
+enum Input { kX = 0, kH0, kWih, kWhh, kBih, kBhh, kC0 };
 
 struct Dims {
   RnnKind kind;
   bool reverse;
   int64_t T, B, I, H, G;
+  const int64_t* lengths = nullptr;  // [B], Note [Masked step loop]; null: every row has length T
   bool lstm() const { return kind == RnnKind::lstm; }
   bool gru() const { return kind == RnnKind::gru_lbr; }
   int64_t time(int64_t k) const { return reverse ? T - 1 - k : k; }  // the k-th step processed
   RnnShape shape(bool inference = false) const { return RnnShape{kind, reverse, T, B, I, H, inference}; }
 };
+
+inline int lengths_input(RnnKind kind) { return kind == RnnKind::lstm ? kC0 + 1 : kC0; }
 
 inline Dims dims_of(RnnKind kind, bool reverse, const Shape& x, const Shape& w_hh) {
   return Dims{kind, reverse, x[0], x[1], x[2], w_hh[1], rnn_gate_count(kind)};
@@ -34,7 +38,7 @@ struct Inputs {
   const T *x, *h0, *c0, *w_ih, *w_hh, *b_ih, *b_hh;
 };
 
-// ---- the step loop (ops/rnn_step_loop.cpp), T = float or double ----
+// ---- the step loop (ops/rnn_step_loop.cpp), T = float or double; the only engine that masks ----
 int64_t step_loop_aux_elements(const Dims& d);  // the saved activations (Note [Step loop])
 
 // out [T (+1 for LSTM's final c), B, H]; aux [step_loop_aux_elements(d)].

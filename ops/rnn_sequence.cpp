@@ -12,8 +12,11 @@
 //   gru_lbr   r = s(gx_r + gh_r), z = s(gx_z + gh_z), n = tanh(gx_n + r gh_n);  h' = (1 - z) n + z h
 //   rnn_tanh  h' = tanh(gx + gh);   rnn_relu  h' = max(0, gx + gh)
 // Output: h at every t ([T, B, H]); LSTM appends the final c as row T. With reverse the recursion runs
-// t = T-1 .. 0 (oneDNN right2left) and h stays at its own t, as in the graph path.
+// t = T-1 .. 0 (oneDNN right2left) and h stays at its own t, as in the graph path. With lengths, row b's
+// state is held past t = lengths[b]-1 (Note [Masked step loop] in ops/rnn_step_loop.cpp), and the op runs
+// the step loop whatever the engine: oneDNN's primitive has no per-row lengths.
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #include "ops/op.h"
@@ -39,9 +42,14 @@ namespace {
 using namespace rnn;  // Input, Dims, Inputs, Grads, the engines
 
 void rnn_sequence_backward(BackwardContext& c) {
-  const Dims d = dims_of(static_cast<RnnKind>(c.attrs().i[0]), c.attrs().i[1] != 0, c.in(kX).shape(),
-                         c.in(kWhh).shape());
+  Dims d = dims_of(static_cast<RnnKind>(c.attrs().i[0]), c.attrs().i[1] != 0, c.in(kX).shape(), c.in(kWhh).shape());
   if (c.attrs().i[2] != static_cast<int64_t>(RnnEngine::step_loop)) return primitive_backward(c, d);
+  std::vector<int64_t> lengths;  // the masked op's lengths input, as recorded
+  if (c.attrs().i[3] != 0) {
+    const Tensor& recorded = c.in(lengths_input(d.kind));
+    for (int64_t b = 0; b < d.B; ++b) lengths.push_back(static_cast<int64_t>(recorded.at(b)));
+    d.lengths = lengths.data();
+  }
   dispatch_dtype(c.out().dtype(), [&]<class T>() {
     const auto in = [&](int i) -> const T* { return c.in(i).data<T>(); };
     const auto din = [&](int i) -> T* { return c.needs(i) ? c.din(i).template data<T>() : nullptr; };
@@ -72,7 +80,7 @@ void check_param(const char* kind, const char* name, const Var& p, const Shape& 
 }  // namespace
 
 Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse,
-                 RnnEngine engine) {
+                 RnnEngine engine, std::span<const int64_t> lengths) {
   const char* name = rnn_kind_name(kind);
   const bool lstm = kind == RnnKind::lstm;
   std::vector<Var> inputs{x, h0, w_ih, w_hh, b_ih, b_hh};
@@ -94,18 +102,35 @@ Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_
   UNROLL_CHECK(w_hh.shape().rank() == 2 && w_hh.shape()[1] >= 1 && w_hh.shape()[0] == G * w_hh.shape()[1], ShapeError,
                "rnn_sequence ({}): w_hh has shape {}, expected [G*H, H] with G = {} (hint: Note [Cell layout])", name,
                w_hh.shape().str(), G);
-  const Dims d = dims_of(kind, reverse, xs, w_hh.shape());
+  Dims d = dims_of(kind, reverse, xs, w_hh.shape());
   const int64_t GH = d.G * d.H;
   check_param(name, "w_ih", w_ih, Shape{GH, d.I}, xs, "w_ih is [G*H, I]: its columns must equal the input's last dimension");
   check_param(name, "b_ih", b_ih, Shape{GH}, xs, "b_ih is [G*H]");
   check_param(name, "b_hh", b_hh, Shape{GH}, xs, "b_hh is [G*H]");
   check_param(name, "h0", h0, Shape{d.B, d.H}, xs, "h0 is [B, H]: the input's batch and the hidden size");
   if (lstm) check_param(name, "c0", c0, Shape{d.B, d.H}, xs, "c0 is [B, H]: the input's batch and the hidden size");
+  UNROLL_CHECK(lengths.empty() || static_cast<int64_t>(lengths.size()) == d.B, ShapeError,
+               "rnn_sequence ({}): got {} lengths for a batch of {} (hint: one length per sequence, or none)", name,
+               lengths.size(), d.B);
+  for (size_t b = 0; b < lengths.size(); ++b)
+    UNROLL_CHECK(lengths[b] >= 1 && lengths[b] <= d.T, ShapeError,
+                 "rnn_sequence ({}): length {} of sequence {} is outside [1, {}] (T = input.shape[0])", name, lengths[b],
+                 b, d.T);
 
   Tape& tape = x.tape();
+  // Note [Masked step loop]: a batch where some sequence is shorter than T records its lengths as a
+  // constant input; all of length T is the unmasked op.
+  const bool masked = std::any_of(lengths.begin(), lengths.end(), [&](int64_t n) { return n < d.T; });
+  if (masked) {
+    Tensor recorded = Tensor::empty(Shape{d.B}, x.dtype());
+    for (int64_t b = 0; b < d.B; ++b) recorded.set(b, static_cast<double>(lengths[static_cast<size_t>(b)]));
+    inputs.push_back(tape.constant(recorded));
+    d.lengths = lengths.data();
+  }
   Tensor out = tape.alloc(Shape{d.T + (lstm ? 1 : 0), d.B, d.H}, x.dtype());
   Tensor aux;
-  const RnnEngine run = x.dtype() == DType::f64 ? RnnEngine::step_loop : engine;  // oneDNN has no float64 RNN
+  // oneDNN has no float64 RNN and no per-row lengths
+  const RnnEngine run = x.dtype() == DType::f64 || masked ? RnnEngine::step_loop : engine;
   if (run == RnnEngine::step_loop) {
     aux = tape.alloc(Shape{step_loop_aux_elements(d)}, x.dtype());
     dispatch_dtype(x.dtype(), [&]<class T>() {
@@ -127,6 +152,7 @@ Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_
   attrs.i[0] = static_cast<int64_t>(kind);
   attrs.i[1] = reverse ? 1 : 0;
   attrs.i[2] = static_cast<int64_t>(run);
+  attrs.i[3] = masked ? 1 : 0;
   return record_op(OpKind::rnn_sequence, inputs, out, &rnn_sequence_backward, attrs, aux);
 }
 

@@ -26,6 +26,19 @@
 // count (docs/reliability.md). Inside a caller's parallel region the loop runs as one block. The blocks
 // and the threads come from ops/batch_split.h; models/recurrent.cpp splits a custom cell's graph the same
 // way (Note [Graph batch split]).
+//
+// Note [Masked step loop]: with lengths, row b is inside its sequence at step t when t < lengths[b]. Such a
+// step runs as above; a step past the end HOLDS the row's state: its h row (and lstm's c row in kept) is a
+// copy of the previous step's, so reverse holds the initial state until t = lengths[b]-1 and begins at
+// the sequence's own last element, and forward carries the state at lengths[b]-1 to t = T-1, where the
+// final states are read as without lengths. The outputs are that state sequence; the caller zeroes them
+// past each end (models/strategies/fused_sequence.cpp, as the graph path's h * keep, Note [Variable
+// lengths] in models/recurrent.h). Backward of a held step: no gate gradient (its da rows are zero, so
+// nothing reaches x_t or the weights) and dh_{t-1} = dh_t + dy_t, dc_{t-1} = dc_t -- the gradient of
+// the copy. Steps are split into runs of consecutive rows that are all inside or all past (for_each_run),
+// so the kernels below run unchanged on the rows inside, and a step where every row of a block is inside
+// is one run, as without lengths. The products still run over every row of a block (a held row's product
+// is discarded) -- the batch's rows are not reordered.
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -48,6 +61,23 @@ namespace gru_lbr = cell_math::gru_lbr;
 namespace elman = cell_math::elman;
 
 size_t n(int64_t v) { return static_cast<size_t>(v); }
+
+// Note [Masked step loop]: inside(row, rows) on each run of consecutive rows of [b0, b0 + nb) inside their
+// sequence at step t, held(row, rows) on each run past its end; one inside() call without lengths.
+template <class Inside, class Held>
+void for_each_run(const Dims& d, int64_t t, int64_t b0, int64_t nb, const Inside& inside, const Held& held) {
+  if (d.lengths == nullptr) return inside(b0, nb);
+  for (int64_t r = b0, end = b0 + nb; r < end;) {
+    const bool in = t < d.lengths[r];
+    int64_t e = r + 1;
+    while (e < end && (t < d.lengths[e]) == in) ++e;
+    if (in)
+      inside(r, e - r);
+    else
+      held(r, e - r);
+    r = e;
+  }
+}
 
 // ---- the gate math of one step over a block of rows, in place on the step's gates ----
 
@@ -189,7 +219,8 @@ int64_t kept_width(const Dims& d) { return d.lstm() || d.gru() ? d.H : 0; }
 // The per-step state of backward, one row block's view: dh and dc flow from step t to t-1.
 template <class T>
 struct BackwardState {
-  std::vector<T> dh_next, dc_next, carry, dgh;  // [B, H], lstm [B, H], gru [B, H], gru [B, G*H]
+  // [B, H], lstm [B, H], gru or masked [B, H] (dh_{t-1} beside da_h W_hh), gru [B, G*H]
+  std::vector<T> dh_next, dc_next, carry, dgh;
   // Bias gradients: each row's gate gradients are summed over the steps right after the step writes them,
   // while they are in cache, then the rows are summed in order (so the split does not change the bits):
   // row_sums [B, G*H] of da (b_ih's; lstm, rnn: b_hh's too) and, gru, row_sums_hn [B, H] of da_n r (b_hn's).
@@ -209,31 +240,48 @@ void recurrence_backward(Tape& tape, const Dims& d, const Inputs<T>& in, const T
   const StepProducts<T> back_to_hidden(tape, {.n = H, .k = GH}, in.w_hh, row_blocks);
   for_each_block(row_blocks.size(), [&](size_t i) {  // Note [Batch split]: this block's rows, every step
     const int64_t b0 = row_blocks[i].begin, nb = row_blocks[i].rows;
-    T* dh = s.dh_next.data() + b0 * H;
-    T* dc = s.dc_next.data() + b0 * H;
+    T* dh = s.dh_next.data();  // [B, H]: dh_next, dc_next, carry of every row; this block touches its own
+    T* dc = s.dc_next.data();
+    T* carry = s.carry.data();
+    T* dgh = s.dgh.data();
     for (int64_t k = d.T - 1; k >= 0; --k) {
       const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
-      const T* h_prev = (tp >= 0 ? out + tp * B * H : in.h0) + b0 * H;
-      T* a = gates + (t * B + b0) * GH;
-      const T* dy = dout + (t * B + b0) * H;
-      const T* da_h = a;
-      if (d.lstm()) {
-        lstm_step_backward<T>(a, kept + (t * B + b0) * H, (tp >= 0 ? kept + tp * B * H : in.c0) + b0 * H, dy, dh, dc,
-                              nb, H);
-      } else if (d.gru()) {
-        T* dgh_rows = s.dgh.data() + b0 * GH;
-        gru_step_backward<T>(a, kept + (t * B + b0) * H, h_prev, dy, dh, dgh_rows, s.carry.data() + b0 * H, nb, H);
-        da_h = dgh_rows;
-      } else if (d.kind == RnnKind::rnn_relu) {
-        rnn_step_backward<true, T>(a, out + (t * B + b0) * H, dy, dh, nb * H);
-      } else {
-        rnn_step_backward<false, T>(a, out + (t * B + b0) * H, dy, dh, nb * H);
-      }
-      back_to_hidden(i, da_h, dh);  // dh_{t-1} = da_h W_hh (+ dh z)
-      if (d.gru()) add_into<T>(dh, s.carry.data() + b0 * H, nb * H);
+      const T* h_prev = tp >= 0 ? out + tp * B * H : in.h0;  // [B, H]
+      const T* c_prev = tp >= 0 ? kept + tp * B * H : in.c0;  // lstm
+      T* a = gates + t * B * GH;
+      T* kept_t = kept + t * B * H;
+      const T* dy = dout + t * B * H;
+      const auto inside = [&](int64_t r, int64_t m) {
+        if (d.lstm())
+          lstm_step_backward<T>(a + r * GH, kept_t + r * H, c_prev + r * H, dy + r * H, dh + r * H, dc + r * H, m, H);
+        else if (d.gru())
+          gru_step_backward<T>(a + r * GH, kept_t + r * H, h_prev + r * H, dy + r * H, dh + r * H, dgh + r * GH,
+                               carry + r * H, m, H);
+        else if (d.kind == RnnKind::rnn_relu)
+          rnn_step_backward<true, T>(a + r * GH, out + (t * B + r) * H, dy + r * H, dh + r * H, m * H);
+        else
+          rnn_step_backward<false, T>(a + r * GH, out + (t * B + r) * H, dy + r * H, dh + r * H, m * H);
+      };
+      bool any_held = false;
+      const auto held = [&](int64_t r, int64_t m) {  // Note [Masked step loop]: no gate gradient, dh carries dy
+        any_held = true;
+        std::fill_n(a + r * GH, m * GH, T(0));
+        if (d.gru()) {
+          std::fill_n(dgh + r * GH, m * GH, T(0));
+          std::fill_n(kept_t + r * H, m * H, T(0));
+        }
+        for (int64_t j = r * H; j < (r + m) * H; ++j) carry[j] = dh[j] + dy[j];
+      };
+      for_each_run(d, t, b0, nb, inside, held);
+      back_to_hidden(i, d.gru() ? dgh + b0 * GH : a + b0 * GH, dh + b0 * H);  // dh_{t-1} = da_h W_hh (+ carry)
+      if (d.gru())
+        add_into<T>(dh + b0 * H, carry + b0 * H, nb * H);  // held rows: 0 + carry
+      else if (any_held)
+        for_each_run(d, t, b0, nb, [](int64_t, int64_t) {},
+                     [&](int64_t r, int64_t m) { std::copy_n(carry + r * H, m * H, dh + r * H); });
       if (bias_sums) {
-        add_into<T>(s.row_sums.data() + b0 * GH, a, nb * GH);
-        if (d.gru()) add_into<T>(s.row_sums_hn.data() + b0 * H, kept + (t * B + b0) * H, nb * H);
+        add_into<T>(s.row_sums.data() + b0 * GH, a + b0 * GH, nb * GH);
+        if (d.gru()) add_into<T>(s.row_sums_hn.data() + b0 * H, kept_t + b0 * H, nb * H);
       }
     }
   });
@@ -307,23 +355,30 @@ void step_loop_forward(Tape& tape, const Dims& d, const Inputs<T>& in, T* out, T
     const int64_t b0 = row_blocks[i].begin, nb = row_blocks[i].rows;
     for (int64_t k = 0; k < d.T; ++k) {
       const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
-      const T* h_prev = (tp >= 0 ? out + tp * B * H : in.h0) + b0 * H;
-      T* a = gates + (t * B + b0) * GH;
-      T* h = out + (t * B + b0) * H;
-      T* kept_t = kept + (t * B + b0) * H;
-      if (d.gru()) {
-        T* gh_rows = gh.data() + b0 * GH;
-        project_hidden(i, h_prev, gh_rows, in.b_hh);
-        gru_step<T>(a, gh_rows, h_prev, kept_t, h, nb, H);
-        continue;
-      }
-      project_hidden(i, h_prev, a);  // a = gx + b_ih + b_hh, += h W_hh^T
-      if (d.lstm())
-        lstm_step<T>(a, (tp >= 0 ? kept + tp * B * H : in.c0) + b0 * H, kept_t, h, nb, H);
-      else if (d.kind == RnnKind::rnn_relu)
-        rnn_step<true, T>(a, h, nb * H);
+      const T* h_prev = tp >= 0 ? out + tp * B * H : in.h0;  // [B, H]
+      const T* c_prev = tp >= 0 ? kept + tp * B * H : in.c0;  // lstm
+      T* a = gates + t * B * GH;
+      T* h = out + t * B * H;
+      T* kept_t = kept + t * B * H;
+      if (d.gru())
+        project_hidden(i, h_prev + b0 * H, gh.data() + b0 * GH, in.b_hh);
       else
-        rnn_step<false, T>(a, h, nb * H);
+        project_hidden(i, h_prev + b0 * H, a + b0 * GH);  // a = gx + b_ih + b_hh, += h W_hh^T
+      const auto inside = [&](int64_t r, int64_t m) {
+        if (d.gru())
+          gru_step<T>(a + r * GH, gh.data() + r * GH, h_prev + r * H, kept_t + r * H, h + r * H, m, H);
+        else if (d.lstm())
+          lstm_step<T>(a + r * GH, c_prev + r * H, kept_t + r * H, h + r * H, m, H);
+        else if (d.kind == RnnKind::rnn_relu)
+          rnn_step<true, T>(a + r * GH, h + r * H, m * H);
+        else
+          rnn_step<false, T>(a + r * GH, h + r * H, m * H);
+      };
+      const auto held = [&](int64_t r, int64_t m) {  // Note [Masked step loop]: the state as it was
+        std::copy_n(h_prev + r * H, m * H, h + r * H);
+        if (d.lstm()) std::copy_n(c_prev + r * H, m * H, kept_t + r * H);
+      };
+      for_each_run(d, t, b0, nb, inside, held);
     }
   });
   if (d.lstm()) std::copy_n(kept + d.time(d.T - 1) * B * H, B * H, out + d.T * B * H);  // the final c
@@ -339,7 +394,7 @@ void step_loop_backward(Tape& tape, const Dims& d, const Inputs<T>& in, const T*
   const bool bias_sums = g.db_ih != nullptr || g.db_hh != nullptr;
   BackwardState<T> s{std::vector<T>(n(B * H)),
                      std::vector<T>(n(B * H)),
-                     std::vector<T>(n(d.gru() ? B * H : 0)),
+                     std::vector<T>(n(d.gru() || d.lengths ? B * H : 0)),
                      std::vector<T>(n(d.gru() ? B * GH : 0)),
                      std::vector<T>(n(bias_sums ? B * GH : 0)),
                      std::vector<T>(n(bias_sums && d.gru() ? B * H : 0))};

@@ -99,6 +99,21 @@ std::vector<OpCase> op_cases() {
                  return rnn_sequence(kind, x[0], x[1], x.size() == 7 ? x[6] : Var(), x[2], x[3], x[4], x[5], reverse);
                });
     }
+  // rnn_sequence with lengths (Note [Masked step loop]): rows held from t = 1 and t = 2 on, one full; the
+  // output includes the held rows, so the held state's gradient is checked too.
+  for (const RnnKind kind : {RnnKind::lstm, RnnKind::gru_lbr, RnnKind::rnn_tanh, RnnKind::rnn_relu})
+    for (const bool reverse : {false, true}) {
+      const int64_t T = 4, B = 3, I = 2, H = 2;
+      const int64_t GH = H * rnn_gate_count(kind);
+      std::vector<Tensor> in{r({T, B, I}), r({B, H}), r({GH, I}), r({GH, H}), r({GH}), r({GH})};
+      if (kind == RnnKind::lstm) in.push_back(r({B, H}));
+      add_case(fmt::format("rnn_sequence {}{} masked", rnn_kind_name(kind), reverse ? " reverse" : ""), in,
+               [kind, reverse](Tape&, V x) {
+                 const std::vector<int64_t> lengths{2, 4, 1};
+                 return rnn_sequence(kind, x[0], x[1], x.size() == 7 ? x[6] : Var(), x[2], x[3], x[4], x[5], reverse,
+                                     RnnEngine::step_loop, lengths);
+               });
+    }
   // recompute_segment: a Cho GRU (2 layers, both directions) kept every 2 steps; inputs x [T, B, I] and h0.
   {
     Rng init(3);

@@ -10,7 +10,7 @@ namespace unroll::strategies {
 static_assert(std::size(kStrategyNames) == static_cast<size_t>(Strategy::recomputed_segments) + 1);
 
 Strategy choose_strategy(const StrategyQuery& q) {
-  if (q.fused && q.cell.fused_kind() && q.dtype == DType::f32 && !q.masked && q.segment == 0)
+  if (q.fused && q.cell.fused_kind() && q.dtype == DType::f32 && q.segment == 0)
     return Strategy::fused_sequence;
   if (q.split && q.cell.rows_independent() && split_batch(q.batch).size() > 1) return Strategy::batch_split;
   if (q.segment > 0) return Strategy::recomputed_segments;

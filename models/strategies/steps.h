@@ -13,9 +13,12 @@
 namespace unroll::strategies {
 
 // Note [Variable lengths] (models/recurrent.h): per time step, keep = 1 where t < length and hold = its
-// complement ([B, 1]); both empty when every sequence has length T.
+// complement ([B, 1]), for the graph path; keep of every step as one [T, B, 1] and the lengths, for the
+// fused path (Note [Masked step loop] in ops/rnn_step_loop.cpp). All empty when every sequence has length T.
 struct LengthMasks {
   std::vector<Var> keep, hold;
+  Var keep_steps;
+  std::vector<int64_t> lengths;
   bool any() const { return !keep.empty(); }
 };
 

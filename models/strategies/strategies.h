@@ -30,14 +30,13 @@ struct StrategyQuery {
   const Cell& cell;
   DType dtype;
   int64_t batch;
-  bool masked;      // some sequence is shorter than T
   int64_t segment;  // the recompute segment length, 0 when off (or nothing is differentiated)
   bool fused;       // RecurrentConfig::fused
   bool split;       // Recurrent::batch_split()
 };
 
 // The choice (choose.cpp): the fused op when the config allows it, the cell has a fused kind, the dtype
-// is float32, no sequence is masked and recompute is off (Note [Fused fast path] in models/cell.h); else
+// is float32 and recompute is off -- masked or not (Note [Fused fast path] in models/cell.h); else
 // the batch split when the cell's rows are independent and there is more than one OpenMP thread and row
 // (its block tapes then record graph steps or recomputed segments themselves); else recomputed segments
 // when a segment length is set; else graph steps.

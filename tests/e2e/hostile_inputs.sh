@@ -27,6 +27,7 @@ grep -q "kink, skipped" gc.txt || fail "no kinks reported: $(cat gc.txt)"
 # bench caps
 expect_exit 2 "bench --seq 100000000: must be an integer from 1 to 100000" -- "$UNROLL" bench --seq 100000000
 expect_exit 2 "bench --threads 100000: must be an integer from 0 to 1024" -- "$UNROLL" bench --threads 100000
+expect_exit 2 "bench: --min-length 20 is longer than --seq 10" -- "$UNROLL" bench --min-length 20 --seq 10
 expect_exit 2 "needs about" -- "$UNROLL" bench --seq 100000 --batch 65536 --hidden 65536
 
 # --data that never ends or is a device
