@@ -42,6 +42,9 @@ void register_gradcheck_command(CLI::App& app, CommandTable& table);
 void register_plot_command(CLI::App& app, CommandTable& table);
 void register_sweep_command(CLI::App& app, CommandTable& table);
 void register_bench_command(CLI::App& app, CommandTable& table);
+void register_experiment_command(CLI::App& app, CommandTable& table);
+void register_gradflow_command(CLI::App& app, CommandTable& table);
+void register_probe_command(CLI::App& app, CommandTable& table);
 
 // The whole front end: builds the app with every registered command.
 struct Cli {
