@@ -114,14 +114,7 @@ int run_memory(const MemoryOptions& o) {
         rc.hidden_size = o.hidden;
         Rng init(static_cast<uint64_t>(seed));
         SequenceModel model(rc, task->output_size(), init, cli_cells());
-        SequenceTrainConfig tc;
-        tc.steps = o.steps;
-        tc.batch = o.batch;
-        tc.optimizer.lr = o.lr;
-        tc.optimizer.clip_norm = o.clip;
-        tc.schedule.kind = "cosine";
-        tc.schedule.min_lr = o.lr / 10;
-        tc.seed = static_cast<uint64_t>(seed);
+        SequenceTrainConfig tc = memory_budget(o.steps, o.batch, o.lr, o.clip, static_cast<uint64_t>(seed));
         tc.test_seed = 1000 + static_cast<uint64_t>(gap);  // the same test sequences for every cell and seed
         tc.check_every = o.check_every;
         Run run{cell, gap, seed, train_on_task(model, *task, tc), 0};
@@ -194,7 +187,7 @@ int run_memory(const MemoryOptions& o) {
   // Left: solved fraction against the gap; right: mean test loss (log) with chance dashed. Names relative
   // to the folder, where gnuplot runs (run_gnuplot).
   std::string gp = fmt::format(
-      "set terminal pngcairo size 1100,440\nset output '{}'\nset multiplot layout 1,2\nset logscale x\n"
+      "set terminal pngcairo size 1100,440 noenhanced\nset output '{}'\nset multiplot layout 1,2\nset logscale x\n"
       "set xlabel 'gap (steps)'\nset key left bottom\nset title 'solved fraction ({})'\nset yrange [-0.05:1.05]\nplot ",
       temporary_name("memory.png"), task.solved_rule());
   for (size_t i = 0; i < cells.size(); ++i)

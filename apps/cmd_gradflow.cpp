@@ -3,7 +3,8 @@
 // cell of --cell (at initialisation, seeded) or for the network of a --checkpoint from `unroll train`, the
 // norm of dL/dh_t (and dL/dc_t for the LSTM) at every step t of one batch of sequences, in float64, where
 // L = mse(head(h_{T-1}), target) (train/gradient_flow.h). At initialisation the sequences are the adding
-// problem's (train/sequence_tasks.h); for a checkpoint, windows of its test split. Writes DIR/gradflow.json
+// problem's (train/sequence_tasks.h), and --train N first trains each cell on that task with the memory
+// experiment's budget (at most N steps, stopping once solved); for a checkpoint, windows of its test split. Writes DIR/gradflow.json
 // and DIR/gradflow.png (log scale, one line per cell).
 #include <cmath>
 #include <filesystem>
@@ -18,7 +19,7 @@
 #include "graph/check.h"
 #include "io/output_files.h"
 #include "train/gradient_flow.h"
-#include "train/sequence_tasks.h"
+#include "train/sequence_training.h"
 
 namespace unroll::cli {
 
@@ -27,7 +28,7 @@ namespace {
 struct GradflowOptions {
   std::vector<std::string> cells{"rnn_tanh", "lstm", "gru"};
   std::string checkpoint, out = "runs/gradflow", data_dir;
-  int64_t steps = 100, batch = 1;
+  int64_t steps = 100, batch = 1, train = 0;
   int hidden = 32;
   uint64_t seed = 1;
   bool overwrite = false;
@@ -35,8 +36,8 @@ struct GradflowOptions {
 
 void validate(const GradflowOptions& o, const CLI::App& sub) {
   if (!o.checkpoint.empty()) {
-    UNROLL_CHECK(sub.count("--cell") == 0 && sub.count("--hidden") == 0, UsageError,
-                 "gradflow: --cell and --hidden describe a model at initialisation; a --checkpoint brings its own");
+    UNROLL_CHECK(sub.count("--cell") == 0 && sub.count("--hidden") == 0 && sub.count("--train") == 0, UsageError,
+                 "gradflow: --cell, --hidden and --train describe a new model; a --checkpoint brings its own");
     return;
   }
   for (const std::string& c : o.cells)
@@ -47,7 +48,7 @@ void validate(const GradflowOptions& o, const CLI::App& sub) {
 }
 
 struct Curve {
-  std::string label;
+  std::string cell, label;  // label: the cell, and how it was trained
   GradientFlow flow;
 };
 
@@ -64,7 +65,7 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
     const ProbeWindows w = test_windows(run.run, loaded.data, sub.count("--steps") ? o.steps : 0, o.batch);
     Forecaster& net = run.model->net();
     net.to(DType::f64);
-    curves.push_back({run.run.model.net.recurrent.cell, gradient_flow(net.rnn(), net.head(), w.x, w.target)});
+    curves.push_back({run.run.model.net.recurrent.cell, run.run.model.net.recurrent.cell, gradient_flow(net.rnn(), net.head(), w.x, w.target)});
     source = fmt::format("checkpoint {} (test windows of its data, {} steps, {} sequence(s))", o.checkpoint,
                          w.x.shape()[0], w.x.shape()[1]);
   } else {
@@ -78,11 +79,18 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
       rc.hidden_size = o.hidden;
       Rng init(o.seed);
       SequenceModel model(rc, task->output_size(), init, cli_cells());
+      std::string label = rc.cell;
+      if (o.train > 0) {  // the memory experiment's budget on this very task, stopping once solved
+        const SequenceTrainResult r = train_on_task(model, *task, memory_budget(o.train, 32, 0.01, 1.0, o.seed));
+        label += fmt::format(" trained {} steps, test MSE {:.3g}", r.steps, r.test.loss);
+      }
       model.to(DType::f64);
-      curves.push_back({rc.cell, gradient_flow(model.rnn(), model.head(), b.x, b.values)});
+      curves.push_back({rc.cell, label, gradient_flow(model.rnn(), model.head(), b.x, b.values)});
     }
-    source = fmt::format("initialisation (seed {}, hidden {}), {} adding-problem sequence(s) of {} steps", o.seed,
-                         o.hidden, o.batch, o.steps);
+    source = fmt::format("{} (seed {}, hidden {}), {} adding-problem sequence(s) of {} steps",
+                         o.train > 0 ? fmt::format("trained on the adding problem for at most {} steps", o.train)
+                                     : "initialisation",
+                         o.seed, o.hidden, o.batch, o.steps);
   }
   nlohmann::json cells = nlohmann::json::array();
   std::string dat;
@@ -95,7 +103,7 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
       dat += "\n\n";
     }
     const std::vector<double>& h = c.flow.norms[0];
-    cells.push_back({{"cell", c.label}, {"loss", c.flow.loss}, {"norms", states},
+    cells.push_back({{"cell", c.cell}, {"label", c.label}, {"loss", c.flow.loss}, {"norms", states},
                      {"ratio_first_to_last", h.back() > 0 ? h.front() / h.back() : NAN}});
     std::cout << fmt::format("{:<10} ||dL/dh_t||: t=0 {:.3e}, t={} {:.3e}, t={} {:.3e}  (first/last {:.3e})\n", c.label,
                              h.front(), h.size() / 2, h[h.size() / 2], h.size() - 1, h.back(),
@@ -106,7 +114,7 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
                                        {"loss", "mse(head(h_{T-1}), target): the last step only"},
                                        {"cells", cells}}.dump(2) + "\n");
   write_file_atomically((fs::path(o.out) / "gradflow.dat").string(), dat);
-  std::string gp = fmt::format("set terminal pngcairo size 900,500\nset output '{}'\nset logscale y\nset format y '10^{{%T}}'\n"
+  std::string gp = fmt::format("set terminal pngcairo size 900,500 noenhanced\nset output '{}'\nset logscale y\nset format y '1e%T'\n"
                                "set xlabel 'step t'\nset ylabel '||dL/ds_t||'\nset key left top\n"
                                "set title 'gradient of the last-step loss reaching step t'\nplot ",
                                temporary_name("gradflow.png"));
@@ -132,6 +140,7 @@ void register_gradflow_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--steps", o->steps, "sequence length T")->check(integer_in(1, 100000))->capture_default_str();
   sub->add_option("--batch", o->batch, "sequences")->check(integer_in(1, 4096))->capture_default_str();
   sub->add_option("--hidden", o->hidden, "hidden units at initialisation")->check(integer_in(1, 1024))->capture_default_str();
+  sub->add_option("--train", o->train, "first train each cell this many steps on the adding problem (0: at initialisation)")->check(integer_in(0, 10000000))->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of the weights and the sequences")->check(unsigned_in(0))->capture_default_str();
   sub->add_option("--checkpoint", o->checkpoint, "a checkpoint of unroll train instead of cells at initialisation");
   sub->add_option("--data-dir", o->data_dir, "where nottem.csv is");

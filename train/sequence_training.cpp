@@ -15,6 +15,18 @@ constexpr uint64_t kValidationSalt = 0x9e3779b97f4a7c15ULL;
 constexpr int64_t kSetChunk = 250;
 }  // namespace
 
+SequenceTrainConfig memory_budget(int64_t steps, int64_t batch, double lr, double clip, uint64_t seed) {
+  SequenceTrainConfig tc;
+  tc.steps = steps;
+  tc.batch = batch;
+  tc.optimizer.lr = lr;
+  tc.optimizer.clip_norm = clip;
+  tc.schedule.kind = "cosine";
+  tc.schedule.min_lr = lr / 10;
+  tc.seed = seed;
+  return tc;
+}
+
 std::vector<SequenceBatch> make_task_set(const SequenceTask& task, int64_t rows, uint64_t seed) {
   Rng rng(seed);
   std::vector<SequenceBatch> set;

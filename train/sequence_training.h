@@ -44,6 +44,10 @@ struct SequenceTrainResult {
   std::vector<std::pair<int64_t, double>> validation;  // (step, validation loss) at every check
 };
 
+// The budget `unroll experiment memory` gives every run (and `unroll gradflow --train`): Adam with lr
+// cosine-decayed to lr / 10 over `steps`, clipping at `clip`, training batches from `seed`.
+SequenceTrainConfig memory_budget(int64_t steps, int64_t batch, double lr, double clip, uint64_t seed);
+
 // `rows` sequences from Rng(seed) as batches of at most 250 rows (the same seed -> the same sequences).
 std::vector<SequenceBatch> make_task_set(const SequenceTask& task, int64_t rows, uint64_t seed);
 // Scores model on the batches under no-grad: loss and metric averaged over them, weighted by rows.

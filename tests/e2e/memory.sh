@@ -25,6 +25,10 @@ cells = {c['cell']: c for c in r['cells']}
 assert set(cells) == {'rnn_tanh', 'lstm', 'cifg'}, cells.keys()
 assert len(cells['rnn_tanh']['norms']['h']) == 12 and len(cells['lstm']['norms']['c']) == 12
 assert all(v > 0 for c in cells.values() for v in c['norms']['h'])"
+"$UNROLL" gradflow --cell gru --steps 6 --hidden 4 --train 20 --out gt >gt.txt
+/usr/bin/python3 -c "
+import json; r = json.load(open('gt/gradflow.json')); c = r['cells'][0]
+assert c['cell'] == 'gru' and 'trained' in c['label'] and len(c['norms']['h']) == 6, c"
 
 "$UNROLL" train "${TINY[@]}" --epochs 1 --model gru --out run >/dev/null
 /usr/bin/python3 -c "
@@ -45,6 +49,7 @@ expect_exit 2 "--task" -- "$UNROLL" experiment memory --task sorting
 expect_exit 2 "--seeds" -- "$UNROLL" experiment memory --seeds 0
 expect_exit 2 "unknown cell 'nosuch'" -- "$UNROLL" gradflow --cell nosuch
 expect_exit 2 "a --checkpoint brings its own" -- "$UNROLL" gradflow --checkpoint run/best.h5 --cell lstm
+expect_exit 2 "a --checkpoint brings its own" -- "$UNROLL" gradflow --checkpoint run/best.h5 --train 5
 expect_exit 2 "missing.h5" -- "$UNROLL" gradflow --checkpoint missing.h5 --out g2
 expect_exit 2 "missing.h5" -- "$UNROLL" probe --checkpoint missing.h5
 expect_exit 2 "--steps" -- "$UNROLL" gradflow --steps 0
