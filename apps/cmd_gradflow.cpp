@@ -48,7 +48,7 @@ void validate(const GradflowOptions& o, const CLI::App& sub) {
 }
 
 struct Curve {
-  std::string cell, label;  // label: the cell, and how it was trained
+  std::string cell, note;  // note: how it was trained ("" at initialisation)
   GradientFlow flow;
 };
 
@@ -65,7 +65,7 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
     const ProbeWindows w = test_windows(run.run, loaded.data, sub.count("--steps") ? o.steps : 0, o.batch);
     Forecaster& net = run.model->net();
     net.to(DType::f64);
-    curves.push_back({run.run.model.net.recurrent.cell, run.run.model.net.recurrent.cell, gradient_flow(net.rnn(), net.head(), w.x, w.target)});
+    curves.push_back({run.run.model.net.recurrent.cell, "", gradient_flow(net.rnn(), net.head(), w.x, w.target)});
     source = fmt::format("checkpoint {} (test windows of its data, {} steps, {} sequence(s))", o.checkpoint,
                          w.x.shape()[0], w.x.shape()[1]);
   } else {
@@ -79,13 +79,13 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
       rc.hidden_size = o.hidden;
       Rng init(o.seed);
       SequenceModel model(rc, task->output_size(), init, cli_cells());
-      std::string label = rc.cell;
+      std::string note;
       if (o.train > 0) {  // the memory experiment's budget on this very task, stopping once solved
         const SequenceTrainResult r = train_on_task(model, *task, memory_budget(o.train, 32, 0.01, 1.0, o.seed));
-        label += fmt::format(" trained {} steps, test MSE {:.3g}", r.steps, r.test.loss);
+        note = fmt::format(" (trained {} steps, test MSE {:.3g})", r.steps, r.test.loss);
       }
       model.to(DType::f64);
-      curves.push_back({rc.cell, label, gradient_flow(model.rnn(), model.head(), b.x, b.values)});
+      curves.push_back({rc.cell, note, gradient_flow(model.rnn(), model.head(), b.x, b.values)});
     }
     source = fmt::format("{} (seed {}, hidden {}), {} adding-problem sequence(s) of {} steps",
                          o.train > 0 ? fmt::format("trained on the adding problem for at most {} steps", o.train)
@@ -98,31 +98,31 @@ int run_gradflow(const GradflowOptions& o, const CLI::App& sub) {
     nlohmann::json states = nlohmann::json::object();
     for (size_t k = 0; k < c.flow.states.size(); ++k) {
       states[c.flow.states[k]] = c.flow.norms[k];
-      dat += fmt::format("# {} dL/d{}_t: t norm\n", c.label, c.flow.states[k]);
+      dat += fmt::format("# {}{} dL/d{}_t: t norm\n", c.cell, c.note, c.flow.states[k]);
       for (size_t t = 0; t < c.flow.norms[k].size(); ++t) dat += fmt::format("{} {:.17g}\n", t, c.flow.norms[k][t]);
       dat += "\n\n";
     }
     const std::vector<double>& h = c.flow.norms[0];
-    cells.push_back({{"cell", c.cell}, {"label", c.label}, {"loss", c.flow.loss}, {"norms", states},
+    cells.push_back({{"cell", c.cell}, {"label", c.cell + c.note}, {"loss", c.flow.loss}, {"norms", states},
                      {"ratio_first_to_last", h.back() > 0 ? h.front() / h.back() : NAN}});
-    std::cout << fmt::format("{:<10} ||dL/dh_t||: t=0 {:.3e}, t={} {:.3e}, t={} {:.3e}  (first/last {:.3e})\n", c.label,
+    std::cout << fmt::format("{:<10} ||dL/dh_t||: t=0 {:.3e}, t={} {:.3e}, t={} {:.3e}  (first/last {:.3e}){}\n", c.cell,
                              h.front(), h.size() / 2, h[h.size() / 2], h.size() - 1, h.back(),
-                             h.back() > 0 ? h.front() / h.back() : NAN);
+                             h.back() > 0 ? h.front() / h.back() : NAN, c.note);
   }
   write_file_atomically((fs::path(o.out) / "gradflow.json").string(),
                         nlohmann::json{{"source", source},
                                        {"loss", "mse(head(h_{T-1}), target): the last step only"},
                                        {"cells", cells}}.dump(2) + "\n");
   write_file_atomically((fs::path(o.out) / "gradflow.dat").string(), dat);
-  std::string gp = fmt::format("set terminal pngcairo size 900,500 noenhanced\nset output '{}'\nset logscale y\nset format y '1e%T'\n"
-                               "set xlabel 'step t'\nset ylabel '||dL/ds_t||'\nset key left top\n"
+  std::string gp = fmt::format("set terminal pngcairo size 900,560 noenhanced\nset output '{}'\nset logscale y\nset format y '1e%T'\n"
+                               "set xlabel 'step t'\nset ylabel '||dL/ds_t||'\nset key below\n"
                                "set title 'gradient of the last-step loss reaching step t'\nplot ",
                                temporary_name("gradflow.png"));
   size_t block = 0;
   for (const Curve& c : curves)
     for (size_t k = 0; k < c.flow.states.size(); ++k, ++block)
-      gp += fmt::format("{}'gradflow.dat' index {} using 1:2 with lines lw 2 {}title '{} {}'", block ? ", " : "", block,
-                        k ? "dt 2 " : "", c.label, c.flow.states[k]);
+      gp += fmt::format("{}'gradflow.dat' index {} using 1:2 with lines lw 2 {}title '{} {}{}'", block ? ", " : "", block,
+                        k ? "dt 2 " : "", c.cell, c.flow.states[k], c.note);
   gp += "\n";
   write_file_atomically((fs::path(o.out) / "gradflow.gp").string(), gp);
   const std::string plot_note = run_gnuplot(o.out, "gradflow.gp", {"gradflow.png"});

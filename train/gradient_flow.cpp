@@ -96,14 +96,15 @@ namespace {
 
 double sigmoid_of(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
-// in [B, K] times w [G*H, K] (rows from `row0`, `rows` of them) + b: [B, rows], in double.
-std::vector<double> affine_rows(const std::vector<double>& in, int64_t B, int64_t K, const Tensor& w, const Tensor& b,
-                                int64_t row0, int64_t rows) {
+// in [B, K] times w [G*H, K] (rows from `row0`, `rows` of them) + b: [B, rows], in double (row-major values).
+std::vector<double> affine_rows(const std::vector<double>& in, int64_t B, int64_t K, const std::vector<double>& w,
+                                const std::vector<double>& b, int64_t row0, int64_t rows) {
   std::vector<double> out(static_cast<size_t>(B * rows));
   for (int64_t r = 0; r < B; ++r)
     for (int64_t j = 0; j < rows; ++j) {
-      double s = b.at(row0 + j);
-      for (int64_t k = 0; k < K; ++k) s += in[static_cast<size_t>(r * K + k)] * w.at((row0 + j) * K + k);
+      double s = b[static_cast<size_t>(row0 + j)];
+      const double* wr = w.data() + (row0 + j) * K;
+      for (int64_t k = 0; k < K; ++k) s += in[static_cast<size_t>(r * K + k)] * wr[k];
       out[static_cast<size_t>(r * rows + j)] = s;
     }
   return out;
@@ -122,8 +123,8 @@ std::vector<GateValues> gate_values(Cell& cell, const std::vector<double>& in, c
                                     const std::vector<double>& c_new, int64_t B) {
   const std::string kind = cell.kind();
   const int64_t H = cell.hidden_size(), I = cell.input_size();
-  const Tensor &w_ih = cell.w_ih().value, &w_hh = cell.w_hh().value, &b_ih = cell.b_ih().value,
-               &b_hh = cell.b_hh().value;
+  const std::vector<double> w_ih = cell.w_ih().value.to_vector(), w_hh = cell.w_hh().value.to_vector(),
+                            b_ih = cell.b_ih().value.to_vector(), b_hh = cell.b_hh().value.to_vector();
   const auto pre = [&](int64_t block, bool with_hidden) {  // gate block's x part (+ h part)
     std::vector<double> v = affine_rows(in, B, I, w_ih, b_ih, block * H, H);
     if (with_hidden) {

@@ -28,7 +28,7 @@ assert all(v > 0 for c in cells.values() for v in c['norms']['h'])"
 "$UNROLL" gradflow --cell gru --steps 6 --hidden 4 --train 20 --out gt >gt.txt
 /usr/bin/python3 -c "
 import json; r = json.load(open('gt/gradflow.json')); c = r['cells'][0]
-assert c['cell'] == 'gru' and 'trained' in c['label'] and len(c['norms']['h']) == 6, c"
+assert c['cell'] == 'gru' and 'trained' in c['label'] and c['label'].startswith('gru (') and len(c['norms']['h']) == 6, c"
 
 "$UNROLL" train "${TINY[@]}" --epochs 1 --model gru --out run >/dev/null
 /usr/bin/python3 -c "
