@@ -6,6 +6,7 @@
 // validation batch meets the task's solved rule), and scored on the same test sequences per gap. Writes
 // DIR/memory.md (cell x gap: solved fraction over seeds and the mean test score, next to chance),
 // DIR/memory.json (every run) and DIR/memory.png (solved fraction and test loss against the gap).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -51,7 +52,16 @@ void validate(const MemoryOptions& o) {
     UNROLL_CHECK(cli_cells().contains(cell_name(c)), UsageError,
                  "experiment memory: unknown cell '{}' (hint: known cells are {})", c,
                  fmt::join(cli_cells().names(), ", "));
-  for (int64_t g : o.gaps) make_sequence_task(task_spec(o, g));  // UsageError for a gap the task cannot have
+  for (int64_t g : o.gaps) {
+    const auto task = make_sequence_task(task_spec(o, g));  // UsageError for a gap the task cannot have
+    // What one training step keeps for backward, roughly: 4 gate blocks and 2 states, float32, every step
+    // and row (x3 for the gradients and the oneDNN workspaces).
+    const double bytes = 3.0 * 6 * 4 * static_cast<double>(task->steps()) * static_cast<double>(o.batch) * o.hidden;
+    UNROLL_CHECK(bytes <= 8.0 * (1 << 30), UsageError,
+                 "experiment memory: gap {} with --batch {} and --hidden {} needs about {:.0f} GiB per step (limit 8; "
+                 "hint: a smaller --batch or --hidden)",
+                 g, o.batch, o.hidden, bytes / (1 << 30));
+  }
   const size_t runs = o.cells.size() * o.gaps.size() * static_cast<size_t>(o.seeds);
   UNROLL_CHECK(runs <= 10000, UsageError, "experiment memory: {} runs is too many (limit 10000; hint: shorten the lists)",
                runs);
@@ -187,14 +197,17 @@ int run_memory(const MemoryOptions& o) {
   // Left: solved fraction against the gap; right: mean test loss (log) with chance dashed. Names relative
   // to the folder, where gnuplot runs (run_gnuplot).
   std::string gp = fmt::format(
-      "set terminal pngcairo size 1100,440 noenhanced\nset output '{}'\nset multiplot layout 1,2\nset logscale x\n"
-      "set xlabel 'gap (steps)'\nset key left bottom\nset title 'solved fraction ({})'\nset yrange [-0.05:1.05]\nplot ",
-      temporary_name("memory.png"), task.solved_rule());
+      "set terminal pngcairo size 1100,480 noenhanced\nset output '{}'\nset multiplot layout 1,2\nset logscale x\n"
+      "set xrange [{}:{}]\nset xlabel 'gap (steps)'\nset key below\nset title 'solved fraction ({})'\n"
+      "set yrange [-0.05:1.05]\nplot ",
+      temporary_name("memory.png"), 0.8 * static_cast<double>(*std::min_element(o.gaps.begin(), o.gaps.end())),
+      1.25 * static_cast<double>(*std::max_element(o.gaps.begin(), o.gaps.end())), task.solved_rule());
   for (size_t i = 0; i < cells.size(); ++i)
-    gp += fmt::format("{}'memory.dat' index {} using 1:2 with linespoints lw 2 title '{}'", i ? ", " : "", i, cells[i]);
-  gp += fmt::format("\nset title 'mean test {}'\nset autoscale y\nset logscale y\nset key right bottom\nplot ", task.loss_name());
+    gp += fmt::format("{}'memory.dat' index {} using 1:2 with linespoints lw 2 dt {} title '{}'", i ? ", " : "", i,
+                      i + 1, cells[i]);  // dashes keep lines that coincide (all solved) visible
+  gp += fmt::format("\nset title 'mean test {}'\nset autoscale y\nset logscale y\nplot ", task.loss_name());
   for (size_t i = 0; i < cells.size(); ++i)
-    gp += fmt::format("'memory.dat' index {} using 1:3 with linespoints lw 2 title '{}', ", i, cells[i]);
+    gp += fmt::format("'memory.dat' index {} using 1:3 with linespoints lw 2 dt {} title '{}', ", i, i + 1, cells[i]);
   gp += fmt::format("{} with lines dt 2 lc rgb 'black' title 'chance'\nunset multiplot\n", task.chance_loss());
   write_file_atomically((fs::path(o.out) / "memory.gp").string(), gp);
   const std::string plot_note = run_gnuplot(o.out, "memory.gp", {"memory.png"});

@@ -43,6 +43,11 @@ void validate(const GradflowOptions& o, const CLI::App& sub) {
   for (const std::string& c : o.cells)
     UNROLL_CHECK(cli_cells().contains(cell_name(c)), UsageError, "gradflow: unknown cell '{}' (hint: known cells are {})",
                  c, fmt::join(cli_cells().names(), ", "));
+  // float64 step graphs kept for backward, roughly 40 values per step, row and unit (x8 bytes).
+  const double bytes = 8.0 * 40 * static_cast<double>(o.steps) * static_cast<double>(o.batch) * o.hidden;
+  UNROLL_CHECK(bytes <= 8.0 * (1 << 30), UsageError,
+               "gradflow: --steps {} x --batch {} x --hidden {} needs about {:.0f} GiB (limit 8; hint: fewer of them)",
+               o.steps, o.batch, o.hidden, bytes / (1 << 30));
   UNROLL_CHECK(o.steps >= 2, UsageError, "gradflow: --steps must be at least 2 at initialisation (the adding problem), got {}",
                o.steps);
 }

@@ -46,6 +46,7 @@ expect_exit 2 "unknown experiment 'speed'" -- "$UNROLL" experiment speed
 expect_exit 2 "unknown cell 'nosuch'" -- "$UNROLL" experiment memory --cells nosuch
 expect_exit 2 "gap (the sequence length) must be at least 2" -- "$UNROLL" experiment memory --gaps 1
 expect_exit 2 "--task" -- "$UNROLL" experiment memory --task sorting
+expect_exit 2 "GiB per step" -- "$UNROLL" experiment memory --gaps 10000 --batch 4096 --hidden 1024
 expect_exit 2 "--seeds" -- "$UNROLL" experiment memory --seeds 0
 expect_exit 2 "unknown cell 'nosuch'" -- "$UNROLL" gradflow --cell nosuch
 expect_exit 2 "a --checkpoint brings its own" -- "$UNROLL" gradflow --checkpoint run/best.h5 --cell lstm
@@ -53,4 +54,5 @@ expect_exit 2 "a --checkpoint brings its own" -- "$UNROLL" gradflow --checkpoint
 expect_exit 2 "missing.h5" -- "$UNROLL" gradflow --checkpoint missing.h5 --out g2
 expect_exit 2 "missing.h5" -- "$UNROLL" probe --checkpoint missing.h5
 expect_exit 2 "--steps" -- "$UNROLL" gradflow --steps 0
+expect_exit 2 "GiB (limit 8" -- "$UNROLL" gradflow --steps 100000 --batch 4096
 echo "memory: all ok"
