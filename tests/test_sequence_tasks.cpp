@@ -14,7 +14,7 @@
 
 using namespace unroll;
 
-TEST_CASE("adding task: two markers, one per half, target their sum; chance MSE 1/6") {
+TEST_CASE("adding task: two markers, one per half, target their sum, chance MSE 1/6") {
   const auto task = make_sequence_task({"adding", 20});
   Rng rng(3);
   const SequenceBatch b = task->batch(2000, rng);
@@ -38,7 +38,7 @@ TEST_CASE("adding task: two markers, one per half, target their sum; chance MSE 
   CHECK(testing::max_abs_diff(task->batch(2000, again).x.to(DType::f64), b.x.to(DType::f64)) == 0);
 }
 
-TEST_CASE("copy task: symbols, gap, delimiter; loss and accuracy on the recall steps only") {
+TEST_CASE("copy task: symbols, gap, delimiter, loss and accuracy on the recall steps only") {
   const auto task = make_sequence_task({"copy", 4, 5, 3});
   CHECK(task->steps() == 2 * 3 + 4 + 1);
   CHECK(task->input_size() == 7);
@@ -69,7 +69,7 @@ TEST_CASE("make_sequence_task refuses unknown tasks and sizes") {
   CHECK_THROWS_AS(make_sequence_task({"copy", 10, 1, 3}), UsageError);
 }
 
-TEST_CASE("train_on_task: an LSTM beats chance on a short adding problem; same seed, same bits") {
+TEST_CASE("train_on_task: an LSTM beats chance on a short adding problem, same seed same bits") {
   const auto task = make_sequence_task({"adding", 6});
   const auto run = [&] {
     RecurrentConfig rc;
