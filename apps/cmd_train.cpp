@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "apps/memory_check.h"
 #include "apps/option_checks.h"
+#include "apps/probe_data.h"
 #include "apps/progress.h"
 #include "apps/report.h"
 #include "apps/run_config.h"
@@ -261,6 +262,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   report["training_seconds"] = training_seconds;
   report["resumed"] = resume_from != nullptr;
   report["history"] = result.history;
+  report["saturation"] = saturation_json(*model, run, data, 256);  // gates of the best state on test windows
   write_file_atomically((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
   write_forecast_csv((fs::path(out_dir) / "forecast.csv").string(), e, data.scaler);
   std::string plot_note;

@@ -20,7 +20,8 @@ namespace unroll::cli {
 const std::vector<CommandRegistration> kCommandRegistrations = {
     register_train_command,     register_eval_command, register_predict_command, register_inspect_command,
     register_gradcheck_command, register_plot_command, register_sweep_command,
-    register_bench_command,     register_graph_command,     register_suite_command,
+    register_bench_command,     register_graph_command, register_suite_command,  register_experiment_command,
+    register_gradflow_command,  register_probe_command,
 };
 
 Cli::Cli() {

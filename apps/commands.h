@@ -44,6 +44,9 @@ void register_sweep_command(CLI::App& app, CommandTable& table);
 void register_bench_command(CLI::App& app, CommandTable& table);
 void register_graph_command(CLI::App& app, CommandTable& table);
 void register_suite_command(CLI::App& app, CommandTable& table);
+void register_experiment_command(CLI::App& app, CommandTable& table);
+void register_gradflow_command(CLI::App& app, CommandTable& table);
+void register_probe_command(CLI::App& app, CommandTable& table);
 
 // The whole front end: builds the app with every registered command.
 struct Cli {
