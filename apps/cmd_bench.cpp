@@ -284,8 +284,9 @@ void register_bench_command(CLI::App& app, CommandTable& table) {
   sub->add_flag("--release-grads", o->release_grads,
                 "backward releases intermediate gradient buffers for reuse (Note [Released gradients])");
   sub->add_flag("--graph-path", o->graph_path,
-                "stock cells run as recorded graph ops instead of one fused op per layer (Note [Fused fast "
-                "path] in models/cell.h); custom cells always do");
+                "cells run as recorded graph ops instead of one fused op per layer (Note [Fused fast path] in "
+                "models/cell.h; a custom cell's cell program, Note [Program step loop]); custom cells without a "
+                "program always do");
   sub->add_option("--engine", o->engine,
                   "the fused op's float32 engine: loop (per-step oneDNN products, the least memory: Note [Step "
                   "loop] in ops/rnn_sequence.cpp) or primitive (oneDNN's fused RNN primitive)")

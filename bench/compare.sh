@@ -4,8 +4,8 @@
 #
 # What lives here: the one command that reproduces docs/performance.md. For configs a, b, c it runs
 #   * unroll:  `unroll bench` for lstm, gru-lbr, rnn (fused fast path, step-loop engine), lstm on oneDNN's
-#              RNN primitive (--engine primitive), the example custom cell cifg and lstm on the graph path
-#              (--graph-path) (full train step),
+#              RNN primitive (--engine primitive), the example custom cell cifg (on its cell program), cifg
+#              and lstm on the graph path (--graph-path) (full train step),
 #   * PyTorch: bench/torch_bench.py, nn.LSTM/nn.GRU/nn.RNN modules and the same cells as Python loops
 #              (incl. cifg), with OpenBLAS (LD_LIBRARY_PATH below) and torch.set_num_threads(THREADS);
 #              cifg also as the loop that projects all steps' inputs in one product (--kind proj), as
@@ -15,7 +15,8 @@
 # machine hits all sides alike; each cell of the table is the median over rounds of per-run medians.
 # Then the memory targets (config b LSTM): peak RSS growth per time step (T=50 vs T=500) and step time
 # T=5000 vs T=500, each measurement in a fresh process, for unroll and PyTorch (torch_bench.py --memory).
-# The report (Markdown) goes to stdout and replaces the generated section of docs/performance.md.
+# The report adds each model's step time over its matmul floor (GFLOP/step at dnnl_bench's GEMM peak) and
+# the cifg cell's ratio over the LSTM's (issue 21). The report (Markdown) goes to stdout and replaces the generated section of docs/performance.md.
 #
 # Usage: bench/compare.sh [--quick] [--rounds N] [--build-dir DIR] [--no-memory] [--no-write]
 #   --quick      1 round, fewer steps, memory targets still measured (about 5 min instead of ~14)
@@ -74,7 +75,8 @@ declare -A SHAPE=(
 )
 # lstm-graph: the stock LSTM with --graph-path (recorded graph ops, what any custom cell runs on);
 # lstm-primitive: the fused path on oneDNN's LSTM primitive instead of the step loop.
-UNROLL_MODELS=(lstm gru-lbr rnn cifg lstm-graph lstm-primitive)
+# cifg: the example custom cell on its cell program (Note [Program step loop]); cifg-graph: its step() on the graph path.
+UNROLL_MODELS=(lstm gru-lbr rnn cifg cifg-graph lstm-graph lstm-primitive)
 TORCH_RUNS=("lstm module" "gru module" "rnn module" "lstm loop" "gru loop" "rnn loop" "cifg loop" "cifg proj")
 DNNL_CELLS=(lstm gru rnn)
 
@@ -94,6 +96,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       # shellcheck disable=SC2086
       model_flags=(--model "$m")
       [ "$m" = lstm-graph ] && model_flags=(--model lstm --graph-path)
+      [ "$m" = cifg-graph ] && model_flags=(--model cifg --graph-path)
       [ "$m" = lstm-primitive ] && model_flags=(--model lstm --engine primitive)
       run "$OUT/r${r}_${cfg}_unroll_${m}.json" "$UNROLL" bench "${model_flags[@]}" ${SHAPE[$cfg]} \
         --steps "${STEPS[$cfg]}" --warmup "${WARM[$cfg]}" --threads $THREADS --json

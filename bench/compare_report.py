@@ -31,11 +31,12 @@ import sys
 BEGIN, END = "<!-- compare.sh:begin -->", "<!-- compare.sh:end -->"
 # unroll model -> (PyTorch model name, oneDNN cell name or None)
 PEERS = {"lstm": ("lstm", "lstm"), "gru-lbr": ("gru", "gru"), "rnn": ("rnn", "rnn"), "cifg": ("cifg", None),
-         "lstm-graph": ("lstm", "lstm"), "lstm-primitive": ("lstm", "lstm")}
+         "cifg-graph": ("cifg", None), "lstm-graph": ("lstm", "lstm"), "lstm-primitive": ("lstm", "lstm")}
 CONFIG_LABELS = {"a": "a LHC", "b": "b medium", "c": "c char"}
 TARGET_VS_MODULE, TARGET_VS_LOOP, TARGET_VS_DNNL = 3.0, 3.0, 1.0
 TARGET_RSS_PER_STEP_MIB, TARGET_TIME_RATIO = 0.25, 11.0
 TARGET_RECOMPUTE_TIME = 1.5  # recomputation: at most 1.5x the time of the mode it recomputes
+TARGET_FLOOR_VS_LSTM = 1.15  # issue 21: a program cell's step time over its floor <= 1.15x the LSTM's
 
 
 def load_json(path):
@@ -65,6 +66,52 @@ def collect(raw, rounds):
         ms, _ = median_ms(path)
         table.setdefault((m.group(2), m.group(3), m.group(4)), []).append(ms)
     return table
+
+
+def collect_gflop(raw, rounds):
+    """unroll model -> config -> matmul GFLOP per step (the same in every round); and the GEMM peak:
+    the median over dnnl_bench runs of its large matmul check (GFLOP/s)."""
+    gflop, peaks = {}, []
+    for path in glob.glob(os.path.join(raw, "r*_*.json")):
+        m = re.match(r"r(\d+)_([abc])_(unroll|dnnl)_(.+)\.json$", os.path.basename(path))
+        if not m or int(m.group(1)) > rounds:
+            continue
+        j = load_json(path)
+        if m.group(3) == "unroll" and "matmul_gflop_per_step" in j:
+            gflop[(m.group(2), m.group(4))] = j["matmul_gflop_per_step"]
+        elif m.group(3) == "dnnl":
+            peaks += [r["gflops_median"] for r in j.get("matmul", []) if r.get("m") == 256]
+    return gflop, (statistics.median(peaks) if peaks else None)
+
+
+def floor_section(table, gflop, peak):
+    """Issue 21: each model's step time over its matmul floor (matmul GFLOP/step at the GEMM peak), and the
+    custom cell's ratio over the built-in LSTM's."""
+    if not peak:
+        return []
+    lines = [f"The floor: each model's matmul GFLOP per step at the GEMM peak of this run ({peak:.0f} GFLOP/s,",
+             "dnnl_bench's [256, 512] x [512, 2048] matmul, median over its runs); a step can take no less. The",
+             "column \"over LSTM's\" is the model's step/floor over the built-in LSTM's (issue-21 target for the",
+             f"cifg cell on its cell program: <= {TARGET_FLOOR_VS_LSTM:g}x, **bold** when met).",
+             "",
+             "| config | model | matmul GFLOP/step | floor ms | unroll ms | step / floor | over LSTM's |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for cfg in "abc":
+        base = None
+        for model in ("lstm", "cifg", "cifg-graph"):
+            u, g = med(table, (cfg, "unroll", model)), gflop.get((cfg, model))
+            if u is None or g is None:
+                continue
+            floor = g / peak * 1e3
+            ratio = u / floor
+            base = ratio if model == "lstm" else base
+            over = ""
+            if model != "lstm" and base:
+                r = ratio / base
+                over = f"**{r:.2f}x**" if r <= TARGET_FLOOR_VS_LSTM and model == "cifg" else f"{r:.2f}x"
+            lines.append(f"| {CONFIG_LABELS[cfg]} | {model} | {g:.2f} | {fmt_ms(floor)} | {fmt_ms(u)} | "
+                         f"{ratio:.2f}x | {over} |")
+    return lines + [""]
 
 
 def med(table, key):
@@ -116,7 +163,8 @@ def report(args):
               f"(>= {TARGET_VS_MODULE:g}x vs the PyTorch module, >= {TARGET_VS_LOOP:g}x vs the PyTorch loop for the custom",
               f"cell, >= {TARGET_VS_DNNL:g}x vs oneDNN). The custom cell cifg has two PyTorch loops: the per-step",
               "loop (each step projects its own input) and, in the row `cifg (proj)`, the loop that projects all",
-              "steps' inputs in one product first, as unroll's graph path does.",
+              "steps' inputs in one product first, as unroll does. unroll's cifg runs the cell's program",
+              "(Note [Program step loop]); cifg-graph the same cell's step() on the per-step graph (--graph-path).",
               "",
               "| config | model | unroll | PyTorch module | vs module | PyTorch loop | vs loop | oneDNN fwd+bwd | vs oneDNN |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -136,6 +184,7 @@ def report(args):
                 lines.append(f"| {CONFIG_LABELS[cfg]} | {ours} (proj) | {fmt_ms(u)} | | | {fmt_ms(proj)} | "
                              f"{fmt_ratio(proj, u, TARGET_VS_LOOP)} | | |")
     lines.append("")
+    lines += floor_section(table, *collect_gflop(args.raw, args.rounds))
 
     mem = []
     p = lambda name: os.path.join(args.raw, name)
@@ -182,7 +231,8 @@ def report(args):
     lines += ["Commands (run by the script; each through `bench/run_prioritized.sh`):",
               "```",
               f"{args.unroll} bench --model lstm|gru-lbr|rnn|cifg <shape> --steps N --warmup W --threads {args.threads} --json",
-              "  (lstm-graph: --model lstm --graph-path; lstm-primitive: --model lstm --engine primitive)",
+              "  (lstm-graph: --model lstm --graph-path; cifg-graph: --model cifg --graph-path;",
+              "   lstm-primitive: --model lstm --engine primitive)",
               "  a: --input 1 --hidden 128 --seq 16 --batch 32 --head last --loss mse --out 1",
               "  b: --input 64 --hidden 256 --seq 50 --batch 32 --head all --loss mse --out 64",
               "  c: --input 128 --hidden 512 --seq 100 --batch 16 --layers 2 --head all --loss xent --out 128",

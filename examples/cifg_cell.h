@@ -4,10 +4,13 @@
 // rows in w_ih/w_hh/b_ih/b_hh, order [f, g, o]:
 //   f = s(.), g = tanh(.), o = s(.);  c' = f*c + (1 - f)*g;  h' = o*tanh(c')
 // It needs no gradient code: step() is ordinary recorded ops. register_cifg() adds it to a registry.
+// It also declares the same step as a cell program (cell_program(), Note [Cell program]), so Recurrent runs
+// it as one fused op per layer and direction (Note [Program step loop]); step() stays the definition.
 #pragma once
 #include <memory>
 
 #include "models/cell.h"
+#include "ops/cell_program_builder.h"
 #include "ops/ops.h"
 
 namespace unroll::examples {
@@ -32,6 +35,18 @@ class CifgCell : public Cell {
     const Var c = f * state[1] + (1.0 - f) * tanh(g[1]);
     return {sigmoid(g[2]) * tanh(c), c};
   }
+
+  // step()'s element-wise part, register by register: gate(k) is gx_k + gh_k.
+  const CellProgram* cell_program() const override { return &program_; }
+
+ private:
+  static CellProgram make_program() {
+    CellProgramBuilder p(/*gates=*/3, /*states=*/2);
+    const CellReg f = sigmoid(p.gate(0));
+    const CellReg c = f * p.state(1) + (1.0 - f) * tanh(p.gate(1));
+    return p.finish({sigmoid(p.gate(2)) * tanh(c), c});
+  }
+  CellProgram program_ = make_program();
 };
 
 inline void register_cifg(CellRegistry& registry) {

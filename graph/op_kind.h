@@ -15,7 +15,7 @@ namespace unroll {
   X(linear, -1) X(sum, 1) X(mean, 1) X(reshape, 1) X(transpose, 1) X(concat, -1) X(slice, 1)              \
   X(gather_rows, 1) X(softmax, 1) X(log_softmax, 1) X(cross_entropy, 1) X(mse, 2) X(dropout, 1)    \
   X(lstm_cell_state, 2) X(lstm_hidden, 2) X(gru_lbr_update, 3) X(rnn_sequence, -1) X(recompute_segment, -1) \
-  X(recurrent_split, -1)
+  X(recurrent_split, -1) X(cell_program_sequence, -1)
 
 
 enum class OpKind : uint16_t {

@@ -182,6 +182,7 @@ DirectionOutput Recurrent::run_direction(const DirectionInput& in) {
                                                          .fused = config_.fused, .split = batch_split_});
   switch (strategy) {
     case Strategy::fused_sequence: return strategies::run_fused_sequence(in, *in.cell.fused_kind(), engine_);
+    case Strategy::program_sequence: return strategies::run_program_sequence(in);
     case Strategy::batch_split: return strategies::run_batch_split(in, split_pool_);
     case Strategy::recomputed_segments: return strategies::run_recomputed_segments(in);
     case Strategy::graph_steps: break;

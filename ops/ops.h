@@ -9,6 +9,7 @@
 
 #include "graph/rng.h"
 #include "graph/tape.h"
+#include "ops/cell_program.h"
 
 namespace unroll {
 
@@ -92,6 +93,14 @@ enum class RnnEngine : uint8_t { primitive, step_loop };
 /// ops/rnn_step_loop.cpp). A masked batch always runs the step loop: oneDNN's primitive cannot mask.
 Var rnn_sequence(RnnKind kind, Var x, Var h0, Var c0, Var w_ih, Var w_hh, Var b_ih, Var b_hh, bool reverse,
                  RnnEngine engine = RnnEngine::step_loop, std::span<const int64_t> lengths = {});
+
+// ---- cell_program_sequence.cpp: a whole layer (one direction) of any cell program (Note [Cell program]
+// in ops/cell_program.h) as one op, on the engine of Note [Program step loop]. x [T, B, I], states0: the
+// program's S initial states [B, H] (h first), parameters as Note [Cell layout] for its G gate blocks,
+// params: its vector parameters [H] in param_names order. `program` must outlive the tape's backward.
+// Returns [T + S - 1, B, H]: h at every t, then the final states 1 .. S-1.
+Var cell_program_sequence(const CellProgram& program, Var x, const std::vector<Var>& states0, Var w_ih, Var w_hh,
+                          Var b_ih, Var b_hh, const std::vector<Var>& params, bool reverse);
 
 // ---- detach: a leaf sharing x's value that no gradient flows through (truncated BPTT) ----
 inline Var detach(Var x) { return x.tape().leaf(x.value(), false); }

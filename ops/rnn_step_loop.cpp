@@ -51,6 +51,7 @@
 #include "ops/pointwise.h"
 #include "ops/rnn_engines.h"
 #include "ops/simd.h"
+#include "ops/step_products.h"
 
 namespace unroll::rnn {
 
@@ -179,40 +180,6 @@ UNROLL_SIMD_CLONES void rnn_step_backward(T* __restrict gates, const T* __restri
                                           const T* __restrict dh_next, int64_t count) {
   for (int64_t i = 0; i < count; ++i) gates[i] = elman::hidden_grad<kRelu>(dy[i] + dh_next[i], h[i]);
 }
-
-// The product with one weight matrix at every step (h W_hh^T forward, da W_hh backward), for each row
-// block of Note [Batch split]. float32 packs the weights once per sequence (once per distinct block
-// height) into the layout oneDNN's matmul prefers for the small M (with plain weights it would repack them
-// on every call), and gives each block its own runner; float64 runs the reference kernel on them as they
-// are. Made on the calling thread; block i's product may then run on thread i.
-template <class T>
-class StepProducts {
- public:
-  StepProducts(Tape& tape, const GemmShape& per_row, const T* w, const std::vector<RowBlock>& blocks) : w_(w) {
-    PackedWeights packed;  // the last block height's copy (the runners hold theirs)
-    for (const RowBlock& blk : blocks) {
-      GemmShape shape = per_row;
-      shape.m = blk.rows;
-      shapes_.push_back(shape);
-      if constexpr (std::is_same_v<T, float>) {
-        DnnlContext& dnnl = dnnl_context(tape);
-        if (!packed.memory || !(packed.shape == shape)) packed = dnnl.pack_weights(shape, w);
-        runners_.push_back(dnnl.runner(packed));
-      }
-    }
-  }
-  void operator()(size_t block, const T* a, T* c, const T* bias = nullptr) const {
-    if constexpr (std::is_same_v<T, float>)
-      runners_[block](a, c, bias);
-    else
-      gemm_reference(shapes_[block], a, w_, c, bias);
-  }
-
- private:
-  const T* w_;
-  std::vector<GemmShape> shapes_;
-  std::vector<GemmRunner> runners_;
-};
 
 int64_t kept_width(const Dims& d) { return d.lstm() || d.gru() ? d.H : 0; }
 

@@ -3,6 +3,7 @@
 // registry walk that fails when an op in graph/op_kind.h has no case here.
 #include <set>
 
+#include "cell_programs.h"
 #include "test_helpers.h"
 #include "unroll.h"
 
@@ -112,6 +113,24 @@ std::vector<OpCase> op_cases() {
                  const std::vector<int64_t> lengths{2, 4, 1};
                  return rnn_sequence(kind, x[0], x[1], x.size() == 7 ? x[6] : Var(), x[2], x[3], x[4], x[5], reverse,
                                      RnnEngine::step_loop, lengths);
+               });
+    }
+  // cell_program_sequence: the peephole LSTM program (gate sums folded, vector parameters) and the GRU-lbr
+  // program (gx and gh apart), both directions, 3 row blocks; inputs x [T, B, I], w_ih, w_hh, b_ih, b_hh,
+  // the initial states, the vector parameters.
+  for (const std::string name : {"lstm_peephole", "gru_lbr"})
+    for (const bool reverse : {false, true}) {
+      const auto program = std::make_shared<const CellProgram>(unroll::testing::builtin_program(name));
+      const int64_t T = 3, B = 3, I = 2, H = 2, GH = program->gates * H;
+      std::vector<Tensor> in{r({T, B, I}), r({GH, I}), r({GH, H}), r({GH}), r({GH})};
+      for (int s = 0; s < program->states; ++s) in.push_back(r({B, H}));
+      for (size_t p = 0; p < program->param_names.size(); ++p) in.push_back(r({H}));
+      add_case(fmt::format("cell_program_sequence {}{}", name, reverse ? " reverse" : ""), in,
+               [program, reverse](Tape&, V x) {
+                 const unroll::testing::OmpThreads threads(3);
+                 const auto states = x.begin() + 5, params = states + program->states;
+                 return cell_program_sequence(*program, x[0], {states, params}, x[1], x[2], x[3], x[4],
+                                              {params, x.end()}, reverse);
                });
     }
   // recompute_segment: a Cho GRU (2 layers, both directions) kept every 2 steps; inputs x [T, B, I] and h0.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// What lives here: the four ways Recurrent::forward runs one layer and direction, behind one door:
+// What lives here: the five ways Recurrent::forward runs one layer and direction, behind one door:
 // choose_strategy picks one, and each is a function in a file of its own:
 //   fused_sequence       one rnn_sequence op for the whole sequence     fused_sequence.cpp
+//   program_sequence     one cell_program_sequence op for the whole     program_sequence.cpp
+//                        sequence of a cell that declares its program
 //   graph_steps          T step() calls recorded on the caller's tape   graph_steps.cpp
 //   batch_split          graph steps per block of batch rows, one       batch_split.cpp (op recurrent_split,
 //                        block tape per OpenMP thread                   Note [Graph batch split])
@@ -20,9 +22,9 @@ namespace unroll::strategies {
 
 struct LengthMasks;  // steps.h
 
-enum class Strategy { fused_sequence, graph_steps, batch_split, recomputed_segments };
+enum class Strategy { fused_sequence, graph_steps, batch_split, recomputed_segments, program_sequence };
 inline constexpr const char* kStrategyNames[] = {"fused_sequence", "graph_steps", "batch_split",
-                                                  "recomputed_segments"};
+                                                  "recomputed_segments", "program_sequence"};
 inline const char* strategy_name(Strategy s) { return kStrategyNames[static_cast<int>(s)]; }
 
 // What decides the strategy of one layer and direction.
@@ -37,6 +39,7 @@ struct StrategyQuery {
 
 // The choice (choose.cpp): the fused op when the config allows it, the cell has a fused kind, the dtype
 // is float32 and recompute is off -- masked or not (Note [Fused fast path] in models/cell.h); else
+// the program's op when the cell declares a cell program, float32, nothing masked, no recompute (Note [Cell program]); else
 // the batch split when the cell's rows are independent and there is more than one OpenMP thread and row
 // (its block tapes then record graph steps or recomputed segments themselves); else recomputed segments
 // when a segment length is set; else graph steps.
@@ -63,6 +66,7 @@ struct DirectionOutput {
 class SplitWorkspacePool;
 
 DirectionOutput run_fused_sequence(const DirectionInput& in, RnnKind kind, RnnEngine engine);
+DirectionOutput run_program_sequence(const DirectionInput& in);
 DirectionOutput run_graph_steps(const DirectionInput& in);
 DirectionOutput run_batch_split(const DirectionInput& in, SplitWorkspacePool& pool);
 DirectionOutput run_recomputed_segments(const DirectionInput& in);

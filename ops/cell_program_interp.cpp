@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// What lives here: the interpreter of Note [Program step loop] (ops/cell_program_engine.h): a CellProgram
+// run over one chunk of units, every instruction one vectorised loop (SIMD clones, ops/simd.h), forward and
+// reverse mode. The local derivatives are the graph ops' (ops/elementwise.cpp, ops/activations.cpp), written
+// the same way, so the fused path and the per-step graph round alike.
+#include <algorithm>
+#include <cmath>
+
+#include "ops/cell_program_engine.h"
+#include "ops/fast_math.h"
+#include "ops/pointwise.h"
+#include "ops/simd.h"
+
+namespace unroll::cellprog {
+
+namespace {
+
+size_t z(int64_t v) { return static_cast<size_t>(v); }
+
+// ---- forward: y = f(a) or f(a, b) ----
+struct Add { template <class T> static T f(T a, T b) { return a + b; } };
+struct Sub { template <class T> static T f(T a, T b) { return a - b; } };
+struct Mul { template <class T> static T f(T a, T b) { return a * b; } };
+struct Div { template <class T> static T f(T a, T b) { return a / b; } };
+struct Neg { template <class T> static T f(T a) { return -a; } };
+struct Sigmoid { template <class T> static T f(T a) { return act::sigmoid(a); } };
+struct Tanh { template <class T> static T f(T a) { return act::tanh(a); } };
+struct Relu { template <class T> static T f(T a) { return a > 0 ? a : T(0); } };
+struct Exp {
+  static float f(float a) { return fast::exp(a); }
+  static double f(double a) { return std::exp(a); }
+};
+
+template <class Fn, class T>
+UNROLL_SIMD_CLONES void unary_loop(const T* __restrict a, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = Fn::f(a[i]);
+}
+template <class Fn, class T>
+UNROLL_SIMD_CLONES void binary_loop(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = Fn::f(a[i], b[i]);
+}
+
+// ---- reverse: dst (+)= g(d, p, q), d the adjoint of the instruction, p and q what its derivative reads ----
+struct Pass { template <class T> static T g(T d, T, T) { return d; } };             // add, alias: da += d
+struct Negate { template <class T> static T g(T d, T, T) { return d * T(-1); } };   // sub's b, neg
+struct Times { template <class T> static T g(T d, T q, T) { return d * q; } };     // mul: da += d b; exp: d y
+struct Over { template <class T> static T g(T d, T q, T) { return d * (T(1) / q); } };          // div a: d / b
+struct DivB { template <class T> static T g(T d, T y, T b) { return d * (-y / b); } };          // div b: -d y / b
+struct SigmoidD { template <class T> static T g(T d, T y, T) { return d * (y * (1 - y)); } };  // y = s(a)
+struct TanhD { template <class T> static T g(T d, T y, T) { return d * (1 - y * y); } };       // y = tanh(a)
+struct ReluD { template <class T> static T g(T d, T a, T) { return d * (a > 0 ? T(1) : T(0)); } };
+
+template <class Fn, bool kFresh, class T>
+UNROLL_SIMD_CLONES void adjoint_loop(const T* __restrict d, const T* __restrict p, const T* __restrict q,
+                                     T* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = (kFresh ? T(0) : dst[i]) + Fn::g(d[i], p[i], q[i]);
+}
+
+}  // namespace
+
+Plan make_plan(const CellProgram& program) {
+  program.validate();
+  Plan plan{program.gates, program.states, static_cast<int32_t>(program.param_names.size()),
+            program.uses_gate_sums_only(), {}, program.outputs};
+  for (const CellInstr& c : program.code) {
+    Instr in{static_cast<Op>(0), c.a, c.b, c.index, c.value};
+    switch (c.op) {
+      case CellOp::gate_x: in.op = Op::gate_x; break;
+      case CellOp::gate_h: in.op = Op::gate_h; break;
+      case CellOp::state: in.op = Op::state; break;
+      case CellOp::param: in.op = Op::param; break;
+      case CellOp::constant: in.op = Op::constant; break;
+      case CellOp::add: in.op = Op::add; break;
+      case CellOp::sub: in.op = Op::sub; break;
+      case CellOp::mul: in.op = Op::mul; break;
+      case CellOp::div: in.op = Op::div; break;
+      case CellOp::neg: in.op = Op::neg; break;
+      case CellOp::sigmoid: in.op = Op::sigmoid; break;
+      case CellOp::tanh: in.op = Op::tanh; break;
+      case CellOp::relu: in.op = Op::relu; break;
+      case CellOp::exp: in.op = Op::exp; break;
+    }
+    if (plan.folded && in.op == Op::add) {  // gate_x k + gate_h k: gx already holds the sum
+      const CellOp oa = program.code[z(in.a)].op, ob = program.code[z(in.b)].op;
+      if (oa == CellOp::gate_x && ob == CellOp::gate_h) in = {Op::alias, in.a, -1, 0, 0};
+      if (oa == CellOp::gate_h && ob == CellOp::gate_x) in = {Op::alias, in.b, -1, 0, 0};
+    }
+    plan.code.push_back(in);
+  }
+  return plan;
+}
+
+template <class T>
+Interpreter<T>::Interpreter(const Plan& plan)
+    : plan_(&plan),
+      scratch_(plan.code.size() * z(kChunk)),
+      adj_scratch_(plan.code.size() * z(kChunk)),
+      val_(plan.code.size()),
+      touched_(plan.code.size()) {
+  for (size_t r = 0; r < plan.code.size(); ++r)  // constants are filled once
+    if (plan.code[r].op == Op::constant)
+      std::fill_n(scratch_.data() + r * z(kChunk), kChunk, static_cast<T>(plan.code[r].value));
+}
+
+template <class T>
+void Interpreter<T>::forward(const ChunkIn<T>& in) {
+  const int64_t n = in.n;
+  for (size_t r = 0; r < plan_->code.size(); ++r) {
+    const Instr& c = plan_->code[r];
+    T* y = scratch_.data() + r * z(kChunk);
+    const T* a = c.a >= 0 ? val_[z(c.a)] : nullptr;
+    const T* b = c.b >= 0 ? val_[z(c.b)] : nullptr;
+    switch (c.op) {
+      case Op::gate_x: val_[r] = in.gx + c.index * in.H; continue;
+      case Op::gate_h: val_[r] = in.gh ? in.gh + c.index * in.H : nullptr; continue;
+      case Op::state: val_[r] = in.states[z(c.index)]; continue;
+      case Op::param: val_[r] = in.params[z(c.index)]; continue;
+      case Op::alias: val_[r] = a; continue;
+      case Op::constant: break;
+      case Op::add: binary_loop<Add>(a, b, y, n); break;
+      case Op::sub: binary_loop<Sub>(a, b, y, n); break;
+      case Op::mul: binary_loop<Mul>(a, b, y, n); break;
+      case Op::div: binary_loop<Div>(a, b, y, n); break;
+      case Op::neg: unary_loop<Neg>(a, y, n); break;
+      case Op::sigmoid: unary_loop<Sigmoid>(a, y, n); break;
+      case Op::tanh: unary_loop<Tanh>(a, y, n); break;
+      case Op::relu: unary_loop<Relu>(a, y, n); break;
+      case Op::exp: unary_loop<Exp>(a, y, n); break;
+    }
+    val_[r] = y;
+  }
+}
+
+template <class T>
+void Interpreter<T>::backward(const ChunkIn<T>& in, const ChunkGrads<T>& g) {
+  forward(in);
+  const int64_t n = in.n;
+  std::fill(touched_.begin(), touched_.end(), 0);
+  const auto adj = [&](int32_t r) { return adj_scratch_.data() + z(r) * z(kChunk); };
+  // dst(r) (+)= Fn::g(d, p, q): the first contribution to a register stores, later ones add. An operand
+  // Fn does not read (null) is passed as d, so that the loops need no test.
+  const auto acc = [&]<class Fn>(Fn, int32_t r, const T* d, const T* p, const T* q) {
+    p = p ? p : d;
+    q = q ? q : d;
+    if (touched_[z(r)]) return adjoint_loop<Fn, false>(d, p, q, adj(r), n);
+    touched_[z(r)] = 1;
+    adjoint_loop<Fn, true>(d, p, q, adj(r), n);
+  };
+  for (int32_t k = 0; k < plan_->states; ++k)
+    acc(Pass{}, plan_->outputs[z(k)], g.seeds[z(k)], nullptr, nullptr);
+  if (g.seed_h_extra) acc(Pass{}, plan_->outputs[0], g.seed_h_extra, nullptr, nullptr);
+  for (int32_t r = static_cast<int32_t>(plan_->code.size()) - 1; r >= 0; --r) {
+    if (!touched_[z(r)]) continue;  // nothing reaches this register
+    const Instr& c = plan_->code[z(r)];
+    const T* d = adj(r);
+    const T* y = val_[z(r)];
+    const T* a = c.a >= 0 ? val_[z(c.a)] : nullptr;
+    const T* b = c.b >= 0 ? val_[z(c.b)] : nullptr;
+    switch (c.op) {
+      case Op::gate_x: case Op::gate_h: case Op::state: case Op::param: case Op::constant: break;
+      case Op::alias: acc(Pass{}, c.a, d, nullptr, nullptr); break;
+      case Op::add: acc(Pass{}, c.a, d, nullptr, nullptr); acc(Pass{}, c.b, d, nullptr, nullptr); break;
+      case Op::sub: acc(Pass{}, c.a, d, nullptr, nullptr); acc(Negate{}, c.b, d, nullptr, nullptr); break;
+      case Op::mul: acc(Times{}, c.a, d, b, nullptr); acc(Times{}, c.b, d, a, nullptr); break;
+      case Op::div: acc(Over{}, c.a, d, b, nullptr); acc(DivB{}, c.b, d, y, b); break;
+      case Op::neg: acc(Negate{}, c.a, d, nullptr, nullptr); break;
+      case Op::sigmoid: acc(SigmoidD{}, c.a, d, y, nullptr); break;
+      case Op::tanh: acc(TanhD{}, c.a, d, y, nullptr); break;
+      case Op::relu: acc(ReluD{}, c.a, d, a, nullptr); break;
+      case Op::exp: acc(Times{}, c.a, d, y, nullptr); break;
+    }
+  }
+  // The leaves' gradients, summed over the registers reading the same leaf in register order.
+  const auto collect = [&](Op op, int32_t index, T* dst, bool add) {
+    bool wrote = add;
+    for (size_t r = 0; r < plan_->code.size(); ++r) {
+      const Instr& c = plan_->code[r];
+      if (c.op != op || c.index != index || !touched_[r]) continue;
+      if (wrote)
+        add_into<T>(dst, adj(static_cast<int32_t>(r)), n);
+      else
+        std::copy_n(adj(static_cast<int32_t>(r)), n, dst);
+      wrote = true;
+    }
+    if (!wrote) std::fill_n(dst, n, T(0));
+  };
+  for (int32_t k = 0; k < plan_->gates; ++k) {
+    collect(Op::gate_x, k, g.dgx + k * in.H, false);
+    if (!plan_->folded) collect(Op::gate_h, k, g.dgh + k * in.H, false);
+  }
+  for (int32_t k = 0; k < plan_->states; ++k) collect(Op::state, k, g.dstates[z(k)], false);
+  for (int32_t k = 0; k < plan_->params; ++k) collect(Op::param, k, g.dparams[z(k)], true);
+}
+
+template class Interpreter<float>;
+template class Interpreter<double>;
+
+}  // namespace unroll::cellprog
