@@ -179,7 +179,8 @@ RecurrentOutput Recurrent::forward(Tape& tape, Var x, const std::vector<Var>& in
 DirectionOutput Recurrent::run_direction(const DirectionInput& in) {
   const Strategy strategy = strategies::choose_strategy({.cell = in.cell, .dtype = in.x.dtype(),
                                                          .batch = in.x.shape()[1], .segment = in.segment,
-                                                         .fused = config_.fused, .split = batch_split_});
+                                                         .fused = config_.fused, .split = batch_split_,
+                                                         .masked = in.masks.any()});
   switch (strategy) {
     case Strategy::fused_sequence: return strategies::run_fused_sequence(in, *in.cell.fused_kind(), engine_);
     case Strategy::program_sequence: return strategies::run_program_sequence(in);

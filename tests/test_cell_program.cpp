@@ -9,6 +9,9 @@
 // refused. The finite-difference checks of the op are in tests/test_ops_grad.cpp.
 #include <fmt/format.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "cell_programs.h"
 #include "examples/cifg_cell.h"
 #include "test_helpers.h"
@@ -220,6 +223,45 @@ TEST_CASE("cell program: Recurrent runs the CIFG cell on the program engine in f
   }
   CHECK(run(true, DType::f32, {4, 2, 3}).first == 0);  // masked: the graph path
   CHECK(run(true, DType::f64, {}).first == 0);         // float64: the graph path, the reference
+}
+
+TEST_CASE("cell program: Recurrent runs cells from equations on the program engine, equal to their graph path") {
+  for (const std::string name : {"cifg", "lstm_peephole", "gru_lbr", "rnn_tanh"}) {
+    CAPTURE(name);
+    std::ifstream in(std::string(UNROLL_SOURCE_DIR) + "/cells/" + name + ".cell");
+    REQUIRE(in.good());
+    std::ostringstream text;
+    text << in.rdbuf();
+    const auto run = [&](bool fused) {
+      RecurrentConfig config{.cell = name, .input_size = 3, .hidden_size = 5, .layers = 2, .bidirectional = true};
+      config.cell_equations = text.str();
+      config.fused = fused;
+      Rng init_rng(42);
+      Recurrent model(config, init_rng);
+      Rng prng(8);  // nonzero peepholes (they start at zero)
+      for (const auto& [path, p] : model.named_parameters())
+        if (path.find("w_c") != std::string::npos) p->value = random_tensor(p->value.shape(), prng).to(p->value.dtype());
+      model.zero_grad();
+      Tape tape;
+      Rng rng(4);
+      const Var x = tape.leaf(random_tensor({4, 3, 3}, rng).to(DType::f32), true);
+      const RecurrentOutput out = model.forward(tape, x);
+      Rng wrng(3);
+      backward(sum(mul(out.output, tape.constant(random_tensor(out.output.shape(), wrng).to(DType::f32)))));
+      std::vector<Tensor> r{out.output.value().to(DType::f64), x.grad().to(DType::f64)};
+      for (const auto& [path, p] : model.named_parameters()) r.push_back(p->grad.to(DType::f64));
+      return std::make_pair(count_ops(tape, OpKind::cell_program_sequence), r);
+    };
+    const auto [n_fused, fused] = run(true);
+    const auto [n_graph, graph] = run(false);
+    CHECK(n_fused == 4);  // 2 layers x 2 directions
+    CHECK(n_graph == 0);
+    REQUIRE(fused.size() == graph.size());
+    for (size_t i = 0; i < fused.size(); ++i) {
+      CAPTURE(i);
+      CHECK(max_scaled_diff(fused[i], graph[i]) <= 1e-5);
+    }
+  }
 }
 
 TEST_CASE("cell program: bad input is refused naming the op") {

@@ -35,6 +35,7 @@ struct StrategyQuery {
   int64_t segment;  // the recompute segment length, 0 when off (or nothing is differentiated)
   bool fused;       // RecurrentConfig::fused
   bool split;       // Recurrent::batch_split()
+  bool masked;      // some sequence is shorter than T (the program engine cannot hold rows yet)
 };
 
 // The choice (choose.cpp): the fused op when the config allows it, the cell has a fused kind, the dtype
