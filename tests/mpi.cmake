@@ -43,7 +43,7 @@ if(TARGET unroll_cmd)
       add_test(NAME mpi_${name}_cli
         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/${name}.sh $<TARGET_FILE:unroll_cmd> ${PROJECT_BINARY_DIR}/e2e/mpi_${name}
                 ${PROJECT_SOURCE_DIR})
-      set_tests_properties(mpi_${name}_cli PROPERTIES LABELS "mpi;e2e" TIMEOUT 300 ENVIRONMENT "${UNROLL_MPI_TEST_ENV}")
+      set_tests_properties(mpi_${name}_cli PROPERTIES LABELS "mpi;e2e" TIMEOUT 600 ENVIRONMENT "${UNROLL_MPI_TEST_ENV}")
     endif()
   endforeach()
 endif()

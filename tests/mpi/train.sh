@@ -57,10 +57,12 @@ np 2 train "${TINY[@]}" --epochs 1 --decay-epochs 2 --out r21
 "$UNROLL" train --resume r21/checkpoint.h5 --epochs 2 --quiet --no-plot
 close r21 single 1e-3
 
-# A signal to mpirun: OpenMPI sends every rank SIGCONT, then SIGTERM one second later (SIGKILL after one more
-# second: odls_base_sigkill_timeout). The ranks agree to stop after the same step, rank 0 saves and says so in
-# one line (mpirun itself exits 1), and resuming with the same N gives the uninterrupted run's bits.
-ARGS=(--length 8000 --hidden 24 --history 8 --batch 16 --epochs 12 --no-plot --quiet)
+# A signal to mpirun: OpenMPI sends every rank SIGCONT, then SIGTERM after odls_base_sigkill_timeout seconds
+# (default 1) and SIGKILL after as many more; 3 s here, so a loaded machine still finishes the step and the
+# save in time. The ranks agree to stop after the same step, rank 0 saves and says so in one line (mpirun
+# itself exits 1), and resuming with the same N gives the uninterrupted run's bits.
+export OMPI_MCA_odls_base_sigkill_timeout=3
+ARGS=(--length 8000 --hidden 24 --history 8 --batch 16 --epochs 16 --no-plot --quiet)
 np 2 train "${ARGS[@]}" --out long
 for sig in INT TERM; do
   out="stop_$sig"
