@@ -11,7 +11,7 @@
 if(TARGET example_data_parallel)  # the single-process stand-in: every build
   add_test(NAME example_data_parallel COMMAND example_data_parallel)
 endif()
-if(NOT MPI_CXX_FOUND OR NOT MPIEXEC_EXECUTABLE)
+if(NOT UNROLL_WITH_MPI OR NOT MPIEXEC_EXECUTABLE)
   return()
 endif()
 # Not in sanitizer builds: LeakSanitizer reports OpenMPI's own allocations that live until exit (it would

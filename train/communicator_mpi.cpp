@@ -3,6 +3,9 @@
 // found MPI (UNROLL_HAVE_MPI). The fixed-order sum is a reduce-scatter by MPI_Alltoallv plus an
 // MPI_Allgatherv (Note [Fixed-order reduction]). MPI errors are returned, not fatal, and become IoError
 // naming the call; a rank that dies is normally noticed first by the launcher, which ends the job.
+// The C API only: the (deprecated) C++ bindings stay out.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
 #include <chrono>

@@ -76,13 +76,15 @@ for sig in INT TERM; do
   set -e
   [[ $rc -ne 0 ]] || fail "SIG$sig to mpirun: the run finished (make it longer)"
   [[ $(wc -l <"err_$sig.txt") -eq 1 ]] || fail "SIG$sig: expected one line: $(cat "err_$sig.txt")"
-  grep -q "^unroll: interrupted at epoch .*resume with: unroll train --resume $out/checkpoint.h5" "err_$sig.txt" ||
-    fail "no resume hint: $(cat "err_$sig.txt")"
+  # mid-training ("interrupted at epoch ...") or, when the run outpaced the T-second delay, after training
+  grep -Eq "^unroll: (interrupted at epoch|stopped by SIGTERM after training).*resume with: unroll train --resume $out/checkpoint.h5" \
+    "err_$sig.txt" || fail "no resume hint: $(cat "err_$sig.txt")"
   echo "SIG$sig to mpirun: exit $rc: $(cat "err_$sig.txt")"
   np 2 train --resume "$out/checkpoint.h5" --quiet --no-plot
   same_params long/checkpoint.h5 "$out/checkpoint.h5"
 done
-# A signal to the ranks themselves (what `srun` and a batch system's scancel do): each exits 128 + signal.
+# A signal to the ranks themselves (what `srun` and a batch system's scancel do) arrives at once: the ranks
+# stop mid-training at the same step, and each exits 128 + signal.
 "${MPI[@]}" -np 2 "$UNROLL" train "${ARGS[@]}" --out stop_ranks 2>err_ranks.txt &
 pid=$!
 for _ in $(seq 1 1200); do [[ -e stop_ranks/checkpoint.h5 ]] && break; sleep 0.05; done
@@ -92,7 +94,7 @@ wait "$pid"
 rc=$?
 set -e
 [[ $rc -eq 130 ]] || fail "SIGINT to the ranks: expected 130, got $rc: $(cat err_ranks.txt)"
-[[ $(grep -c "^unroll: interrupted" err_ranks.txt) -eq 1 ]] || fail "expected one line from rank 0: $(cat err_ranks.txt)"
+[[ $(grep -c "^unroll: interrupted at epoch" err_ranks.txt) -eq 1 ]] || fail "expected one line from rank 0: $(cat err_ranks.txt)"
 np 2 train --resume stop_ranks/checkpoint.h5 --quiet --no-plot
 same_params long/checkpoint.h5 stop_ranks/checkpoint.h5
 
