@@ -3,11 +3,15 @@
 // after another, each evaluated at its best validation epoch on the test split; writes DIR/sweep.md (mean
 // and spread of test RMSE next to the persistence and AR baselines), DIR/sweep.json and DIR/sweep.png.
 // The full grid (3 x 6 x 3 x 3 = 162 runs) takes hours; --cells/--histories/--horizons/--seeds and
-// --epochs/--length make a reduced one.
+// --epochs/--length make a reduced one. Each finished run leaves runs/<name>/result.json; --resume continues
+// an interrupted sweep without training those again. Under `mpirun -np N` (docs/distributed.md) rank 0
+// hands the runs out one at a time to ranks 1..N-1 as they become free (each run single-process, the same
+// computation as in a serial sweep, so the same numbers) and writes the same files.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -19,6 +23,7 @@
 #include "apps/run_folder.h"
 #include "graph/check.h"
 #include "io/output_files.h"
+#include "train/communicator.h"
 
 namespace unroll::cli {
 
@@ -32,7 +37,7 @@ struct SweepOptions {
   std::string dataset = "magnet", model = "lstm", out = "runs/sweep", data_dir;
   int64_t epochs = 8, length = 0, batch = 64;
   double lr = 0.012, clip = 1.0;  // `unroll train`'s magnet default with the cosine (chosen on validation, docs/training.md)
-  bool residual = true, highway = false, overwrite = false;
+  bool residual = true, highway = false, overwrite = false, resume = false;
 };
 
 RunConfig base_config(const SweepOptions& o) {
@@ -86,6 +91,111 @@ double stddev(const std::vector<double>& v) {
   return std::sqrt(s / static_cast<double>(v.size() - 1));
 }
 
+// One run of the grid, in the order a serial sweep trains them (horizon, history, cells, seed).
+struct Job {
+  int cells = 0;
+  int64_t history = 0, horizon = 0;
+  int seed = 0;
+};
+struct RunResult {
+  double rmse = 0, persistence = 0, ar = 0;
+};
+
+std::vector<Job> grid_jobs(const SweepOptions& o) {
+  std::vector<Job> jobs;
+  for (int64_t k : o.horizons)
+    for (int64_t h : o.histories)
+      for (int c : o.cells)
+        for (int seed = 1; seed <= o.seeds; ++seed) jobs.push_back({c, h, k, seed});
+  return jobs;
+}
+
+std::string run_dir(const SweepOptions& o, const Job& j) {
+  return (std::filesystem::path(o.out) / "runs" /
+          fmt::format("c{}_h{}_k{}_s{}", j.cells, j.history, j.horizon, j.seed)).string();
+}
+
+nlohmann::json result_json(const RunResult& r) {
+  return {{"test_rmse", r.rmse}, {"persistence_rmse", r.persistence}, {"ar_rmse", r.ar}};
+}
+RunResult result_from(const nlohmann::json& j) {
+  return {j.at("test_rmse").get<double>(), j.at("persistence_rmse").get<double>(), j.at("ar_rmse").get<double>()};
+}
+
+// A finished run's result.json (false when absent or unreadable: the run is trained again).
+bool read_result(const SweepOptions& o, const Job& j, RunResult* out) {
+  std::ifstream in(std::filesystem::path(run_dir(o, j)) / "result.json");
+  if (!in) return false;
+  try {
+    *out = result_from(nlohmann::json::parse(in));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Trains and evaluates one run (single process); `loaded` caches the data of the last (history, horizon).
+RunResult run_one(const SweepOptions& o, const Job& j, std::unique_ptr<LoadedData>& loaded) {
+  namespace fs = std::filesystem;
+  RunConfig r = base_config(o);
+  r.data.history = j.history;
+  r.model.history = j.history;
+  r.data.horizon = j.horizon;
+  if (!loaded || loaded->data.spec.history != j.history || loaded->data.spec.horizon != j.horizon)
+    loaded = std::make_unique<LoadedData>(load_data(r.data, o.data_dir.empty() ? default_data_dir() : o.data_dir));
+  r.model.net.recurrent.hidden_size = j.cells;
+  r.trainer.seed = static_cast<uint64_t>(j.seed);
+  r.trainer.out_dir = run_dir(o, j);
+  Rng init(r.trainer.seed);
+  auto model = std::make_unique<ForecastModel>(r.model, init);
+  if (r.model.highway) {
+    const LinearAR ar = fit_ar_for_highway(loaded->data.scaled, loaded->data.train);
+    model->init_from_ar(ar.weights, ar.intercept);
+  }
+  Trainer trainer(*model, loaded->data, r.trainer, r.to_json());
+  const TrainResult tr = trainer.fit();
+  UNROLL_CHECK(tr.status == TrainStatus::completed || tr.status == TrainStatus::early_stopped, NumericError,
+               "sweep: run {} stopped: {}", r.trainer.out_dir, tr.message);
+  load_parameters(*model, load_checkpoint((fs::path(r.trainer.out_dir) / "best.h5").string()));
+  const Evaluation e = evaluate(trainer, loaded->data, loaded->data.test, loaded->seasonal_period);
+  const RunResult out{e.rmse, e.baselines.persistence.rmse, e.baselines.ar.rmse};
+  write_file_atomically((fs::path(r.trainer.out_dir) / "result.json").string(), result_json(out).dump(2) + "\n");
+  return out;
+}
+
+// Rank 0 of a distributed sweep: hands `todo` out one run at a time to the ranks that ask, in grid order,
+// and calls done(index, result) as results come back; ends when every worker has been told to stop.
+template <class Done>
+void hand_out_runs(const std::vector<size_t>& todo, Communicator& comm, Done done) {
+  size_t next = 0;
+  int working = comm.size() - 1;
+  while (working > 0) {
+    int from = 0;
+    const nlohmann::json msg = nlohmann::json::parse(comm.receive_any(&from));
+    if (msg.contains("job")) done(msg["job"].get<size_t>(), result_from(msg["result"]));
+    if (next < todo.size()) {
+      comm.send(from, nlohmann::json{{"job", todo[next++]}}.dump());
+    } else {
+      comm.send(from, R"({"stop":true})");
+      --working;
+    }
+  }
+}
+
+// A worker rank: asks rank 0 for runs, trains each, returns its result, until told to stop.
+void serve_runs(const SweepOptions& o, const std::vector<Job>& jobs, Communicator& comm) {
+  std::unique_ptr<LoadedData> loaded;
+  nlohmann::json reply = nlohmann::json::object();  // the first message only asks for work
+  for (;;) {
+    comm.send(0, reply.dump());
+    const nlohmann::json msg = nlohmann::json::parse(comm.receive_any(nullptr));
+    if (msg.contains("stop")) return;
+    const size_t index = msg.at("job").get<size_t>();
+    UNROLL_CHECK(index < jobs.size(), UsageError, "sweep: rank 0 sent run {} of {}", index, jobs.size());
+    reply = {{"job", index}, {"result", result_json(run_one(o, jobs[index], loaded))}};
+  }
+}
+
 int run_sweep(const SweepOptions& o) {
   namespace fs = std::filesystem;
   {  // the largest run of the grid must fit in memory
@@ -94,52 +204,57 @@ int run_sweep(const SweepOptions& o) {
     largest.data.history = *std::max_element(o.histories.begin(), o.histories.end());
     check_memory(largest, "sweep");
   }
+  const std::unique_ptr<Communicator> comm = world_communicator();
+  const std::vector<Job> jobs = grid_jobs(o);
+  const size_t total = jobs.size();
+  std::vector<RunResult> finished(total);
+  std::vector<bool> have(total, false);
+  if (comm->rank() > 0) {  // a worker: runs what rank 0 hands out until it says stop
+    serve_runs(o, jobs, *comm);
+    comm->finish();
+    return kExitOk;
+  }
   // The sweep folder (and with it every run folder under runs/) is locked for the whole sweep; an earlier
-  // sweep's files are refused unless --overwrite (then removed first).
+  // sweep's files are refused unless --overwrite (then removed first) or --resume (finished runs are kept).
   const OutputFolder folder(o.out, "--out");
-  clear_earlier_outputs(o.out, existing_entries(o.out, {"sweep.md", "sweep.json", "sweep.dat", "sweep.gp", "sweep.png", "runs"}),
-                        o.overwrite, "sweep", "--out", "");
-  const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
-  std::map<std::tuple<int, int64_t, int64_t>, Cell> results;
+  if (!o.resume)
+    clear_earlier_outputs(o.out, existing_entries(o.out, {"sweep.md", "sweep.json", "sweep.dat", "sweep.gp", "sweep.png", "runs"}),
+                          o.overwrite, "sweep", "--out", "--resume continues it; ");
   const auto start = std::chrono::steady_clock::now();
-  const size_t total = o.cells.size() * o.histories.size() * o.horizons.size() * static_cast<size_t>(o.seeds);
   size_t done = 0;
-  for (int64_t k : o.horizons)
-    for (int64_t h : o.histories) {
-      RunConfig r = base_config(o);
-      r.data.history = h;
-      r.model.history = h;
-      r.data.horizon = k;
-      const LoadedData loaded = load_data(r.data, data_dir);
-      for (int c : o.cells)
-        for (int seed = 1; seed <= o.seeds; ++seed) {
-          r.model.net.recurrent.hidden_size = c;
-          r.trainer.seed = static_cast<uint64_t>(seed);
-          r.trainer.out_dir = (fs::path(o.out) / "runs" / fmt::format("c{}_h{}_k{}_s{}", c, h, k, seed)).string();
-          Rng init(r.trainer.seed);
-          auto model = std::make_unique<ForecastModel>(r.model, init);
-          if (r.model.highway) {
-            const LinearAR ar = fit_ar_for_highway(loaded.data.scaled, loaded.data.train);
-            model->init_from_ar(ar.weights, ar.intercept);
-          }
-          Trainer trainer(*model, loaded.data, r.trainer, r.to_json());
-          const TrainResult tr = trainer.fit();
-          UNROLL_CHECK(tr.status == TrainStatus::completed || tr.status == TrainStatus::early_stopped, NumericError,
-                       "sweep: run {} stopped: {}", r.trainer.out_dir, tr.message);
-          load_parameters(*model, load_checkpoint((fs::path(r.trainer.out_dir) / "best.h5").string()));
-          const Evaluation e = evaluate(trainer, loaded.data, loaded.data.test, loaded.seasonal_period);
-          Cell& cell = results[{c, h, k}];
-          cell.rmse.push_back(e.rmse);
-          cell.persistence = e.baselines.persistence.rmse;
-          cell.ar = e.baselines.ar.rmse;
-          ++done;
-          const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          std::cout << fmt::format("[{}/{}] cells {} history {} horizon {} seed {}: test RMSE {:.5f} (persistence "
-                                   "{:.5f}, AR {:.5f})  {:.0f}s elapsed\n",
-                                   done, total, c, h, k, seed, e.rmse, cell.persistence, cell.ar, elapsed)
-                    << std::flush;
-        }
-    }
+  const auto record = [&](size_t index, const RunResult& r, bool again) {
+    finished[index] = r;
+    have[index] = true;
+    ++done;
+    const Job& j = jobs[index];
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << fmt::format("[{}/{}] cells {} history {} horizon {} seed {}: test RMSE {:.5f} (persistence "
+                             "{:.5f}, AR {:.5f})  {}\n",
+                             done, total, j.cells, j.history, j.horizon, j.seed, r.rmse, r.persistence, r.ar,
+                             again ? std::string("finished earlier") : fmt::format("{:.0f}s elapsed", elapsed))
+              << std::flush;
+  };
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < total; ++i) {
+    RunResult earlier;
+    if (o.resume && read_result(o, jobs[i], &earlier))
+      record(i, earlier, true);
+    else
+      todo.push_back(i);
+  }
+  if (comm->size() == 1) {
+    std::unique_ptr<LoadedData> loaded;
+    for (size_t i : todo) record(i, run_one(o, jobs[i], loaded), false);
+  } else {
+    hand_out_runs(todo, *comm, [&](size_t i, const RunResult& r) { record(i, r, false); });
+  }
+  std::map<std::tuple<int, int64_t, int64_t>, Cell> results;
+  for (size_t i = 0; i < total; ++i) {  // grid order: seeds in order within a cell, as a serial sweep
+    Cell& cell = results[{jobs[i].cells, jobs[i].history, jobs[i].horizon}];
+    cell.rmse.push_back(finished[i].rmse);
+    cell.persistence = finished[i].persistence;
+    cell.ar = finished[i].ar;
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Markdown table, one row per (horizon, history), one column per cell count.
   std::string md = fmt::format(
@@ -204,6 +319,7 @@ int run_sweep(const SweepOptions& o) {
   std::cout << "\n" << md
             << fmt::format("\nwrote {0}/sweep.md, {0}/sweep.json{1}\n", o.out,
                            plot_note.empty() ? ", sweep.png" : " (no plot: " + plot_note + ")");
+  comm->finish();
   return kExitOk;
 }
 
@@ -228,6 +344,9 @@ void register_sweep_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--highway", o->highway, "add a jointly trained linear AR over the window")->check(true_or_false())->capture_default_str();
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
   sub->add_flag("--overwrite", o->overwrite, "an --out folder holding an earlier sweep's files: remove them first (else refused)");
+  sub->add_flag("--resume", o->resume,
+                "continue the sweep in --out: runs that finished (runs/NAME/result.json) are read back, not trained again")
+      ->excludes("--overwrite");
   table.push_back({sub, [o] { validate(*o); }, [o] { return run_sweep(*o); }});
 }
 

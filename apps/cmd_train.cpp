@@ -2,7 +2,9 @@
 // What lives here: `unroll train`: options (apps/train_options.h, with the per-dataset defaults of
 // apps/dataset_defaults.cpp) -> RunConfig, data and model, the Trainer with the progress line of
 // apps/progress.h and the stop handlers of apps/signals.h (Note [Stopping] in train/trainer.h), then the
-// test-split report (report.json, forecast.csv, the model-vs-baselines table) and plots.
+// test-split report (report.json, forecast.csv, the model-vs-baselines table) and plots. Under mpirun every
+// rank runs this with the same flags (docs/distributed.md): rank 0 alone owns the folder and prints; the
+// others train and evaluate their shares silently (Note [Data parallel] in train/data_parallel.h).
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +22,7 @@
 #include "apps/train_options.h"
 #include "graph/check.h"
 #include "io/output_files.h"
+#include "train/communicator.h"
 
 namespace unroll::cli {
 
@@ -100,6 +103,9 @@ void check_resume_does_not_rewind(const std::string& resume, const Checkpoint& f
 
 int run_train(TrainOptions& o, CLI::App* sub) {
   namespace fs = std::filesystem;
+  const std::unique_ptr<Communicator> comm = world_communicator();
+  const bool lead = comm->rank() == 0;  // the only rank that writes files or prints
+  if (!lead) o.quiet = o.no_plot = true;
   RunConfig run;
   std::unique_ptr<Checkpoint> resume_from;
   std::string out_dir = o.out, data_note;
@@ -123,29 +129,32 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   check_memory(run, "train");
   // The folder is checked (creatable, a writable folder) and locked before any data is read or any step
   // trained; the lock holds until this function returns (or the process dies).
-  const OutputFolder folder(out_dir, resume_from ? "--resume's folder" : "--out");
-  if (resume_from) {
-    check_resume_does_not_rewind(o.resume, *resume_from, out_dir);
-    remove_files(out_dir, kDerivedRunFiles);  // they describe the state before this continuation
-  } else {
-    clear_earlier_outputs(out_dir, existing_run_files(out_dir), o.overwrite, "train", "--out",
-                          fmt::format("--resume {}/checkpoint.h5 continues it; ", out_dir));
+  std::unique_ptr<OutputFolder> folder;
+  if (lead) {
+    folder = std::make_unique<OutputFolder>(out_dir, resume_from ? "--resume's folder" : "--out");
+    if (resume_from) {
+      check_resume_does_not_rewind(o.resume, *resume_from, out_dir);
+      remove_files(out_dir, kDerivedRunFiles);  // they describe the state before this continuation
+    } else {
+      clear_earlier_outputs(out_dir, existing_run_files(out_dir), o.overwrite, "train", "--out",
+                            fmt::format("--resume {}/checkpoint.h5 continues it; ", out_dir));
+    }
+    run.trainer.out_dir = out_dir;
   }
-  run.trainer.out_dir = out_dir;
 
   const std::string data_dir = o.data_dir.empty() ? default_data_dir() : o.data_dir;
   if (!resume_from) choose_history(run, data_dir);
   const LoadedData loaded = load_data(run.data, data_dir);
   choose_period(run, loaded);  // before the Trainer copies the run config
   const PreparedData& data = loaded.data;
-  if (!data_note.empty()) std::cerr << "unroll train: note: " << data_note << "\n";  // once the data is accepted
+  if (!data_note.empty() && lead) std::cerr << "unroll train: note: " << data_note << "\n";  // once the data is accepted
   if (!resume_from) {  // once; then part of the config and the checkpoint
     fit_despike_threshold(run, data);
     fit_training_budget(run, data);
     pin_data_file(run.data, loaded);
   }
   const int64_t decay = run.trainer.cosine_epochs();
-  if (run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
+  if (lead && run.trainer.schedule.kind == "cosine" && run.trainer.epochs > decay && run.trainer.schedule.min_lr == 0)
     std::cerr << fmt::format("unroll train: note: the cosine schedule reaches learning rate 0 after epoch {} "
                              "(its horizon, --decay-epochs {}) and continues at that final rate, so {} will not "
                              "change the weights (hint: start the run with --epochs {})\n",
@@ -161,6 +170,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   }
   Trainer trainer(*model, data, run.trainer, run.to_json());
   if (resume_from) trainer.resume(*resume_from);
+  trainer.set_communicator(comm.get());
 
   const int64_t steps_per_epoch = (data.train.size() + run.trainer.batch_size - 1) / run.trainer.batch_size;
   if (!o.quiet) {
@@ -184,6 +194,10 @@ int run_train(TrainOptions& o, CLI::App* sub) {
       std::cout << fmt::format("robust inputs: spikes beyond {} robust standard deviations of the training split's one-step "
                                "changes ({:.6g} scaled) are replaced by their 3-point median (--despike 0 switches this off)\n",
                                run.model.despike_sigmas, run.model.despike);
+    if (comm->size() > 1)
+      std::cout << fmt::format("data parallel: {}, each takes {}-{} rows of every batch of {}\n", comm->describe(),
+                               run.trainer.batch_size / comm->size(),
+                               (run.trainer.batch_size + comm->size() - 1) / comm->size(), run.trainer.batch_size);
     if (resume_from)
       std::cout << fmt::format("resuming from {} at epoch {}, step {}\n", o.resume, trainer.progress().epoch + 1,
                                trainer.progress().step);
@@ -210,8 +224,10 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   // the finished run only evaluates and writes the report.
   // Returns the exit code (128 + signal) once a signal came, else 0.
   const auto stopped_after_training = [&] {
-    const int sig = stop_signal();
+    const int sig = static_cast<int>(comm->agree(stop_signal()));  // every rank stops at the same stage
     if (sig == 0 || sig == SIGPIPE) return 0;  // training finished: write the files; run_main reports stdout
+    comm->finish();
+    if (!lead) return 128 + sig;
     const std::string checkpoint = (fs::path(out_dir) / "checkpoint.h5").string();
     std::cout << std::flush;
     std::cerr << fmt::format("unroll: stopped by {} after training finished; saved {}, the report was not written "
@@ -220,11 +236,15 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     return 128 + sig;
   };
 
+  if (result.status != TrainStatus::completed && result.status != TrainStatus::early_stopped) comm->finish();
+  const int stopped_by = result.stop_value != 0 ? result.stop_value : stop_signal();
+  if (!lead && result.status == TrainStatus::interrupted) return 128 + (stopped_by != 0 ? stopped_by : SIGINT);
+  if (!lead && result.status == TrainStatus::diverged) return kExitFailedCheck;
   if (result.status == TrainStatus::interrupted) {
     std::cout << std::flush;
-    std::cerr << "unroll: " << (stop_signal() == SIGPIPE ? "standard output was closed (broken pipe); " : "")
+    std::cerr << "unroll: " << (stopped_by == SIGPIPE ? "standard output was closed (broken pipe); " : "")
               << result.message << "\n";
-    return 128 + (stop_signal() != 0 ? stop_signal() : SIGINT);
+    return 128 + (stopped_by != 0 ? stopped_by : SIGINT);
   }
   if (result.status == TrainStatus::diverged) {
     std::cout << std::flush;
@@ -236,7 +256,8 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   // Evaluate the best validation state on the test split.
   if (const int code = stopped_after_training()) return code;
   const fs::path best = fs::path(out_dir) / "best.h5";
-  if (fs::exists(best)) load_parameters(*model, load_checkpoint(best.string()));
+  if (lead && fs::exists(best)) load_parameters(*model, load_checkpoint(best.string()));
+  broadcast_parameters(*model, *comm);  // best.h5 is rank 0's file
   const Evaluation e = evaluate(trainer, data, data.test, loaded.seasonal_period);
   if (const int code = stopped_after_training()) return code;
   nlohmann::json report = metrics_json(e);
@@ -246,6 +267,10 @@ int run_train(TrainOptions& o, CLI::App* sub) {
     if (const int code = stopped_after_training()) return code;
     report["validation"] = {{"rmse", v.rmse}, {"mae", v.mae}, {"windows", v.prediction.size()},
                             {"baselines", v.baselines.to_json()}};
+  }
+  if (!lead) {
+    comm->finish();
+    return kExitOk;
   }
   report["scaler"] = data.scaler.to_json();
   report["config"] = run.to_json();
@@ -268,6 +293,7 @@ int run_train(TrainOptions& o, CLI::App* sub) {
   std::string plot_note;
   if (!o.no_plot) plot_note = make_plots(out_dir, result.history);
   restore_default_stop_handlers();
+  comm->finish();
   if (!o.quiet) {
     std::cout << fmt::format("\ndone: {} epochs in {:.1f} s; best validation loss {:.6g} at epoch {}\n",
                              result.epochs_run, training_seconds, result.best_val_loss, result.best_epoch)

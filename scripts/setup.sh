@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # What lives here: the one idempotent setup step. Installs the Debian 12 packages unroll needs
-# (build, tests, interop tools, plots, API docs, man page, the .deb) when any is missing. Used by the README commands and .ci/run.
+# (build, tests, interop tools, plots, API docs, man page, the .deb, OpenMPI for docs/distributed.md) when any is missing. Used by the README commands and .ci/run.
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
@@ -10,6 +10,7 @@ packages=(
   python3-torch python3-h5py python3-numpy libopenblas0-openmp
   clang libclang-rt-14-dev
   doxygen help2man dpkg-dev file bash-completion
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

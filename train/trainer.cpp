@@ -10,6 +10,7 @@
 #include "graph/check.h"
 #include "graph/json_fields.h"
 #include "ops/ops.h"
+#include "train/data_parallel.h"
 #include "train/huber_loss.h"
 
 namespace unroll {
@@ -169,16 +170,18 @@ double Trainer::best_val_from_history(int64_t* best_epoch, int64_t* since_best) 
 }
 
 std::vector<double> Trainer::predict(const WindowSet& windows) {
+  const bool distributed = comm_ != nullptr && comm_->size() > 1;
+  const Share share = distributed ? rank_share(windows.size(), comm_->rank(), comm_->size()) : Share{0, windows.size()};
   std::vector<double> out;
-  out.reserve(static_cast<size_t>(windows.size()));
+  out.reserve(static_cast<size_t>(share.size()));
   const bool was_training = model_.training();
   model_.eval();
   const DType dtype = model_dtype(model_);
   const int64_t chunk = 512;
   std::vector<int64_t> idx;
-  for (int64_t begin = 0; begin < windows.size(); begin += chunk) {
+  for (int64_t begin = share.begin; begin < share.end; begin += chunk) {
     idx.clear();
-    for (int64_t k = begin; k < std::min(windows.size(), begin + chunk); ++k) idx.push_back(k);
+    for (int64_t k = begin; k < std::min(share.end, begin + chunk); ++k) idx.push_back(k);
     const Batch b = make_batch(data_.scaled, windows, idx, dtype);
     tape_.reset();
     NoGradGuard no_grad(tape_);
@@ -187,7 +190,9 @@ std::vector<double> Trainer::predict(const WindowSet& windows) {
   }
   tape_.reset();
   model_.train(was_training);
-  return out;
+  if (!distributed) return out;
+  const int64_t width = comm_->allreduce_max(share.size() > 0 ? static_cast<int64_t>(out.size()) / share.size() : 0);
+  return gather_rows(*comm_, out, windows.size(), width);
 }
 
 double Trainer::evaluate_mse(const WindowSet& windows) {
@@ -203,6 +208,12 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
   BatchStream stream(data_.scaled, data_.train, config_.batch_size, /*shuffle=*/true, progress_.shuffle_seed,
                      model_dtype(model_));
   tape_.set_anomaly_detection(config_.detect_anomaly);
+  const bool distributed = comm_ != nullptr && comm_->size() > 1;
+  // The stop flag's value, agreed over the ranks when distributed (every rank calls this at the same points).
+  const auto stop_value = [&] {
+    const int local = hooks.stop_flag != nullptr ? static_cast<int>(*hooks.stop_flag) : 0;
+    return distributed ? static_cast<int>(comm_->agree(local)) : local;
+  };
   const std::string last_file =
       config_.out_dir.empty() ? "" : (std::filesystem::path(config_.out_dir) / "checkpoint.h5").string();
 
@@ -225,7 +236,7 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
                               since_best, fmt_loss(best), best_epoch));
 
   model_.train();
-  Batch batch;
+  Batch batch, share;
   for (int64_t epoch = progress_.epoch; epoch < config_.epochs; ++epoch) {
     stream.seek({epoch, progress_.data_cursor});
     const int64_t per_epoch = stream.batches_per_epoch();
@@ -236,17 +247,32 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
       tape_.reset();
       double loss_value = kNaN;
       std::string anomaly;
+      // Note [Data parallel]: this rank's rows of the global batch, and their weight in its mean loss.
+      if (distributed) share = batch_rows(batch, rank_share(batch.size(), comm_->rank(), comm_->size()));
+      const Batch& mine = distributed ? share : batch;
+      const double weight = static_cast<double>(mine.size()) / static_cast<double>(batch.size());
       try {
-        const Var x = tape_.constant(batch.x), y = tape_.constant(batch.y);
-        const Var pred = model_.forward(tape_, x, &rng_);
-        const Var loss = config_.loss == "huber" ? huber_loss(pred, y, config_.huber_delta) : mse(pred, y);
-        loss_value = loss.item();
-        if (std::isfinite(loss_value)) {
+        if (mine.size() > 0) {
+          const Var x = tape_.constant(mine.x), y = tape_.constant(mine.y);
+          const Var pred = model_.forward(tape_, x, &rng_);
+          const Var loss = config_.loss == "huber" ? huber_loss(pred, y, config_.huber_delta) : mse(pred, y);
+          loss_value = loss.item();
+          if (std::isfinite(loss_value)) {
+            model_.zero_grad();
+            backward(loss);
+          }
+        } else {  // a rank without rows adds zeros
+          loss_value = 0;
           model_.zero_grad();
-          backward(loss);
         }
       } catch (const NumericError& e) {
         anomaly = e.what();
+      }
+      if (distributed) {  // the global batch's loss; NaN when any rank's is not finite
+        double global[1] = {anomaly.empty() ? loss_value * weight : kNaN};
+        comm_->allreduce_sum(std::span<double>(global));
+        loss_value = global[0];
+        if (std::isfinite(loss_value)) allreduce_gradients(model_, *comm_, weight);
       }
       if (!anomaly.empty() || !std::isfinite(loss_value)) {
         const std::string where = fmt::format("epoch {}, step {} of {} (global step {})", epoch + 1, step_in_epoch,
@@ -272,7 +298,8 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
       if (hooks.on_step)
         hooks.on_step({epoch + 1, config_.epochs, step_in_epoch, per_epoch, progress_.step, loss_value,
                        partial_loss_sum_ / static_cast<double>(partial_loss_count_), lr});
-      if (hooks.stop_flag != nullptr && *hooks.stop_flag != 0) {
+      if (const int stop = stop_value(); stop != 0) {
+        result.stop_value = stop;
         progress_.epoch = epoch;
         save("checkpoint.h5", checkpoint(), true);
         return finish(TrainStatus::interrupted,
@@ -311,7 +338,7 @@ TrainResult Trainer::fit(const TrainerHooks& hooks) {
                     fmt::format("early stopping after epoch {}: no better validation loss for {} epochs (best {} at "
                                 "epoch {})",
                                 epoch + 1, since_best, fmt_loss(best), best_epoch));
-    if (hooks.stop_flag != nullptr && *hooks.stop_flag != 0 && epoch + 1 < config_.epochs)
+    if (epoch + 1 < config_.epochs && (result.stop_value = stop_value()) != 0)
       return finish(TrainStatus::interrupted,
                     last_file.empty() ? fmt::format("interrupted after epoch {}", epoch + 1)
                                       : fmt::format("interrupted after epoch {}; saved {} (resume with: unroll train "

@@ -13,7 +13,8 @@
 // Note [Stopping]: the loop polls `TrainerHooks::stop_flag` (a sig_atomic_t the command's signal handler
 // sets; the trainer installs no handler and owns no global) after every step: it finishes that step, saves
 // checkpoint.h5 atomically and returns `interrupted`. A non-finite loss returns `diverged` before the
-// update, leaving the last good checkpoint untouched.
+// update, leaving the last good checkpoint untouched. With a Communicator of several ranks the stop flag
+// is agreed every step (the largest value over ranks), so every rank stops after the same step.
 #pragma once
 #include <csignal>
 #include <cstdint>
@@ -32,6 +33,8 @@
 #include "train/schedule.h"
 
 namespace unroll {
+
+class Communicator;
 
 struct TrainerConfig {
   int64_t epochs = 10;          // total epochs of the run (a resumed run counts from its start)
@@ -100,6 +103,7 @@ struct TrainResult {
   double best_val_loss = 0;   // NaN when never validated
   int64_t best_epoch = 0;
   nlohmann::json history;     // [{epoch, train_loss, val_loss, lr, step}]
+  int stop_value = 0;         // interrupted: the stop flag's value agreed over ranks (the signal number)
 };
 
 class Trainer {
@@ -113,6 +117,11 @@ class Trainer {
   void resume(const Checkpoint& ckpt);
 
   TrainResult fit(const TrainerHooks& hooks = {});
+
+  // Data-parallel training and evaluation over `comm`'s ranks (Note [Data parallel] in
+  // train/data_parallel.h); every rank runs the same calls. Null or one rank: this process alone. Only
+  // the ranks whose config has an out_dir save anything (`unroll train` gives one to rank 0 alone).
+  void set_communicator(Communicator* comm) { comm_ = comm; }
 
   // The full training state as a checkpoint (what fit() saves).
   Checkpoint checkpoint() const;
@@ -140,6 +149,7 @@ class Trainer {
   int64_t partial_loss_count_ = 0;
   bool checkpoint_on_disk_ = false;  // resumed from one, or saved one: a NaN stop keeps it
   Tape tape_;
+  Communicator* comm_ = nullptr;
 };
 
 }  // namespace unroll
