@@ -1,37 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // What lives here: the parser of the cell equation format (Note [Cell equations] in cell_equations.h):
-// a per-line tokenizer, a recursive-descent expression parser whose only recursion (parentheses and
-// calls) is bounded at kMaxNesting, a register builder that folds constants and shares equal registers,
-// the whole-file checks, and dead-register removal.
+// a recursive-descent expression parser whose only recursion (parentheses and calls) is bounded at
+// kMaxNesting, a register builder that folds constants and shares equal registers, the whole-file checks,
+// and dead-register removal. Tokens and the error text: models/cell_equations_text.cpp.
 #include "models/cell_equations.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <tuple>
 
 #include <fmt/ranges.h>
 
+#include "models/cell_equations_text.h"
+
 namespace unroll {
-
-CellEquationError::CellEquationError(const std::string& src, int line_no, int col, const std::string& msg,
-                                     const std::string& shown)
-    : UsageError(fmt::format("{}:{}:{}: {}\n  {}\n  {}^", src, line_no, col, msg, shown,
-                             std::string(static_cast<size_t>(std::max(col - 1, 0)), ' '))),
-      source(src),
-      message(msg),
-      line_text(shown),
-      line(line_no),
-      column(col) {}
-
-std::string CellEquationError::first_line() const { return fmt::format("{}:{}:{}: {}", source, line, column, message); }
-
-std::string CellEquationError::one_line() const {
-  const size_t at = std::min(line_text.size(), static_cast<size_t>(std::max(column - 1, 0)));
-  return fmt::format("{}; here: {}^{}", first_line(), line_text.substr(0, at), line_text.substr(at));
-}
 
 bool CellEquations::has_products() const {
   return std::any_of(code.begin(), code.end(),
@@ -66,17 +49,10 @@ std::optional<CellProgram> CellEquations::program() const {
 
 namespace {
 
-enum class Tok : uint8_t { name, number, punct, end };
-
-struct Token {
-  Tok kind = Tok::end;
-  std::string_view text;
-  int column = 0;  // 1-based byte column
-  double value = 0;
-};
-
-bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_'; }
-bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+using cell_equations_text::LexError;
+using cell_equations_text::Tok;
+using cell_equations_text::Token;
+using cell_equations_text::tokenize_line;
 
 const char* const kFunctions[] = {"sigmoid", "tanh", "relu", "exp"};
 const CellOp kFunctionOps[] = {CellOp::sigmoid, CellOp::tanh, CellOp::relu, CellOp::exp};
@@ -132,69 +108,19 @@ class Parser {
   int depth_ = 0;
 
   [[noreturn]] void fail_at(int line, int column, const std::string& message) const {
-    std::string shown;
-    size_t begin = 0;
-    for (int l = 1; l < line && begin <= text_.size(); ++l) {
-      const size_t nl = text_.find('\n', begin);
-      begin = nl == std::string_view::npos ? text_.size() + 1 : nl + 1;
-    }
-    if (begin <= text_.size()) {
-      const size_t nl = text_.find('\n', begin);
-      shown = std::string(text_.substr(begin, (nl == std::string_view::npos ? text_.size() : nl) - begin));
-    }
-    for (char& c : shown)  // the shown line stays one printable line
-      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = ' ';
-    if (shown.size() > 200) shown = shown.substr(0, 200) + "...";
-    throw CellEquationError(source_, line, std::min(column, 202), message, shown);
+    throw CellEquationError(source_, line, std::min(column, 202), message,
+                            cell_equations_text::shown_line(text_, line));
   }
   [[noreturn]] void fail(const Token& t, const std::string& message) const { fail_at(line_no_, t.column, message); }
 
-  // ---- tokens of the current line ----
+  // ---- tokens of the current line (models/cell_equations_text.h) ----
   void tokenize() {
-    tokens_.clear();
     pos_ = 0;
-    size_t i = 0;
-    while (i < line_.size()) {
-      const char c = line_[i];
-      const int column = static_cast<int>(i) + 1;
-      if (c == '#') break;
-      if (c == ' ' || c == '\t' || c == '\r') {
-        ++i;
-      } else if (is_name_start(c)) {
-        size_t j = i;
-        while (j < line_.size() && is_name_char(line_[j])) ++j;
-        tokens_.push_back({Tok::name, line_.substr(i, j - i), column, 0});
-        i = j;
-      } else if (std::isdigit(static_cast<unsigned char>(c)) ||
-                 (c == '.' && i + 1 < line_.size() && std::isdigit(static_cast<unsigned char>(line_[i + 1])))) {
-        size_t j = i;
-        while (j < line_.size() && (std::isdigit(static_cast<unsigned char>(line_[j])) || line_[j] == '.')) ++j;
-        if (j < line_.size() && (line_[j] == 'e' || line_[j] == 'E')) {
-          size_t k = j + 1;
-          if (k < line_.size() && (line_[k] == '+' || line_[k] == '-')) ++k;
-          if (k < line_.size() && std::isdigit(static_cast<unsigned char>(line_[k]))) {
-            j = k;
-            while (j < line_.size() && std::isdigit(static_cast<unsigned char>(line_[j]))) ++j;
-          }
-        }
-        const std::string number(line_.substr(i, j - i));
-        char* end = nullptr;
-        const double value = std::strtod(number.c_str(), &end);
-        if (end != number.c_str() + number.size() || !std::isfinite(value))
-          fail_at(line_no_, column, fmt::format("'{}' is not a finite number", number));
-        tokens_.push_back({Tok::number, line_.substr(i, j - i), column, value});
-        i = j;
-      } else if (std::string_view("=',()[]+-*/.").find(c) != std::string_view::npos) {
-        tokens_.push_back({Tok::punct, line_.substr(i, 1), column, 0});
-        ++i;
-      } else {
-        fail_at(line_no_, column,
-                std::isprint(static_cast<unsigned char>(c))
-                    ? fmt::format("unexpected character '{}'", c)
-                    : fmt::format("unexpected byte 0x{:02x}", static_cast<unsigned>(static_cast<unsigned char>(c))));
-      }
+    try {
+      tokens_ = tokenize_line(line_);
+    } catch (const LexError& e) {
+      fail_at(line_no_, e.column, e.message);
     }
-    tokens_.push_back({Tok::end, {}, static_cast<int>(line_.size()) + 1, 0});
   }
   const Token& peek() const { return tokens_[pos_]; }
   bool at(std::string_view punct) const { return peek().kind == Tok::punct && peek().text == punct; }
