@@ -69,8 +69,9 @@ template <class T>
 class Interpreter {
  public:
   explicit Interpreter(const Plan& plan);
-  // Runs the program on one chunk; output(k) then points at new state k's n values.
-  void forward(const ChunkIn<T>& in);
+  // Runs the program on one chunk; output(k) then points at new state k's n values. With dst, new state k
+  // also lands in dst[k] (n values each, apart from the leaves): computed there, or else copied.
+  void forward(const ChunkIn<T>& in, T* const* dst = nullptr);
   const T* output(int32_t k) const { return val_[static_cast<size_t>(plan_->outputs[static_cast<size_t>(k)])]; }
   // Recomputes the chunk, then sweeps back: the gradients of g from the seeds.
   void backward(const ChunkIn<T>& in, const ChunkGrads<T>& g);
@@ -79,7 +80,14 @@ class Interpreter {
   const Plan* plan_;
   std::vector<T> scratch_, adj_scratch_;  // [R, kChunk] each
   std::vector<const T*> val_;             // register r's values (scratch, a constant, or a leaf's source)
-  std::vector<char> touched_;             // backward: adjoint r written yet
+  std::vector<int32_t> out_of_;           // the new state register r is first, or -1
+  // Backward (Note [Program adjoints] in ops/cell_program_interp.cpp): register r's adjoint is slot
+  // slot_[r]'s, held at adj_[slot] (scratch, a destination, or a buffer taken over from a reader).
+  std::vector<int32_t> slot_;
+  std::vector<T*> adj_;
+  std::vector<char> touched_;             // backward: slot written yet
+  std::vector<char> fixed_;               // backward: slot's buffer is a destination (never handed on)
+  std::vector<char> direct_;              // a gate leaf whose adjoint accumulates in its destination
 };
 
 // The op's sizes and arrays.

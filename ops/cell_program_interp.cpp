@@ -50,6 +50,11 @@ struct SigmoidD { template <class T> static T g(T d, T y, T) { return d * (y * (
 struct TanhD { template <class T> static T g(T d, T y, T) { return d * (1 - y * y); } };       // y = tanh(a)
 struct ReluD { template <class T> static T g(T d, T a, T) { return d * (a > 0 ? T(1) : T(0)); } };
 
+template <class T>  // y = (0 + a) + b: a fresh adjoint from two seeds, rounded as two Passes
+UNROLL_SIMD_CLONES void sum_loop(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = (T(0) + a[i]) + b[i];
+}
+
 template <class Fn, bool kFresh, class T>
 UNROLL_SIMD_CLONES void adjoint_loop(const T* __restrict d, const T* __restrict p, const T* __restrict q,
                                      T* __restrict dst, int64_t n) {
@@ -90,24 +95,63 @@ Plan make_plan(const CellProgram& program) {
   return plan;
 }
 
+// Note [Program adjoints]: backward keeps one adjoint buffer per slot, and saves passes over the chunk by
+// sharing buffers where the sum is unchanged:
+//  - an alias whose target has no other reader (and is no output) shares the target's slot: its Pass is free;
+//  - a Pass into a register not yet written takes over the reader's buffer (nothing reads it afterwards);
+//  - a gate leaf read by one register whose value no derivative reads accumulates straight into d gate
+//    (its destination; gx / gh hold the values, which backward then no longer needs);
+//  - constants get no adjoint at all.
+// Every gradient is the same sum as with a buffer per register, up to the sign of a zero (0 + -0 = +0).
 template <class T>
 Interpreter<T>::Interpreter(const Plan& plan)
     : plan_(&plan),
       scratch_(plan.code.size() * z(kChunk)),
       adj_scratch_(plan.code.size() * z(kChunk)),
       val_(plan.code.size()),
-      touched_(plan.code.size()) {
-  for (size_t r = 0; r < plan.code.size(); ++r)  // constants are filled once
-    if (plan.code[r].op == Op::constant)
-      std::fill_n(scratch_.data() + r * z(kChunk), kChunk, static_cast<T>(plan.code[r].value));
+      out_of_(plan.code.size(), -1),
+      slot_(plan.code.size()),
+      adj_(plan.code.size()),
+      touched_(plan.code.size()),
+      fixed_(plan.code.size()),
+      direct_(plan.code.size()) {
+  const size_t R = plan.code.size();
+  std::vector<int32_t> readers(R);
+  std::vector<char> value_read(R);  // some derivative reads register r's value
+  for (const Instr& c : plan.code)
+    for (const int32_t o : {c.a, c.b})
+      if (o >= 0) ++readers[z(o)];
+  for (const int32_t o : plan.outputs) readers[z(o)] += 2;  // an output's adjoint starts from its seed
+  for (size_t k = plan.outputs.size(); k-- > 0;) out_of_[z(plan.outputs[k])] = static_cast<int32_t>(k);
+  for (size_t r = 0; r < R; ++r) {
+    const Instr& c = plan.code[r];
+    if (c.op == Op::constant)  // constants are filled once
+      std::fill_n(scratch_.data() + r * z(kChunk), kChunk, static_cast<T>(c.value));
+    slot_[r] = c.op == Op::alias && readers[z(c.a)] == 1 ? slot_[z(c.a)] : static_cast<int32_t>(r);
+    if (c.op == Op::mul) value_read[z(c.a)] = value_read[z(c.b)] = 1;  // the registers backward reads
+    if (c.op == Op::div) value_read[z(c.b)] = 1;
+    if (c.op == Op::relu) value_read[z(c.a)] = 1;
+  }
+  for (size_t r = R; r-- > 0;)  // an alias's value is its target's
+    if (plan.code[r].op == Op::alias && value_read[r]) value_read[z(plan.code[r].a)] = 1;
+  std::vector<int32_t> count(z(2 * plan.gates));  // registers per gate leaf (gate_x k, then gate_h k)
+  const auto leaf = [&](const Instr& c) { return z((c.op == Op::gate_h ? plan.gates : 0) + c.index); };
+  for (const Instr& c : plan.code)
+    if (c.op == Op::gate_x || c.op == Op::gate_h) ++count[leaf(c)];
+  for (size_t r = 0; r < R; ++r) {
+    const Instr& c = plan.code[r];
+    const bool gate = c.op == Op::gate_x || (c.op == Op::gate_h && !plan.folded);
+    direct_[r] = gate && !value_read[r] && count[leaf(c)] == 1;
+  }
 }
 
 template <class T>
-void Interpreter<T>::forward(const ChunkIn<T>& in) {
+void Interpreter<T>::forward(const ChunkIn<T>& in, T* const* dst) {
   const int64_t n = in.n;
   for (size_t r = 0; r < plan_->code.size(); ++r) {
     const Instr& c = plan_->code[r];
-    T* y = scratch_.data() + r * z(kChunk);
+    const bool direct = dst && out_of_[r] >= 0 && c.op != Op::constant;  // a new state computed in place
+    T* y = direct ? dst[out_of_[r]] : scratch_.data() + r * z(kChunk);
     const T* a = c.a >= 0 ? val_[z(c.a)] : nullptr;
     const T* b = c.b >= 0 ? val_[z(c.b)] : nullptr;
     switch (c.op) {
@@ -129,38 +173,75 @@ void Interpreter<T>::forward(const ChunkIn<T>& in) {
     }
     val_[r] = y;
   }
+  if (dst)
+    for (size_t k = 0; k < plan_->outputs.size(); ++k)
+      if (output(static_cast<int32_t>(k)) != dst[k]) std::copy_n(output(static_cast<int32_t>(k)), n, dst[k]);
 }
 
 template <class T>
 void Interpreter<T>::backward(const ChunkIn<T>& in, const ChunkGrads<T>& g) {
   forward(in);
   const int64_t n = in.n;
+  const size_t R = plan_->code.size();
   std::fill(touched_.begin(), touched_.end(), 0);
-  const auto adj = [&](int32_t r) { return adj_scratch_.data() + z(r) * z(kChunk); };
-  // dst(r) (+)= Fn::g(d, p, q): the first contribution to a register stores, later ones add. An operand
-  // Fn does not read (null) is passed as d, so that the loops need no test.
+  for (size_t r = 0; r < R; ++r) {  // gate leaves straight into their destination (Note [Program adjoints])
+    const Instr& c = plan_->code[r];
+    fixed_[r] = direct_[r];
+    adj_[r] = !direct_[r] ? adj_scratch_.data() + r * z(kChunk) : (c.op == Op::gate_h ? g.dgh : g.dgx) + c.index * in.H;
+  }
+  // dst(r) (+)= Fn::g(d, p, q): the first contribution to a slot stores, later ones add. An operand Fn does
+  // not read (null) is passed as d, so that the loops need no test.
   const auto acc = [&]<class Fn>(Fn, int32_t r, const T* d, const T* p, const T* q) {
+    if (plan_->code[z(r)].op == Op::constant) return;  // nothing needs a constant's gradient
+    const size_t s = z(slot_[z(r)]);
     p = p ? p : d;
     q = q ? q : d;
-    if (touched_[z(r)]) return adjoint_loop<Fn, false>(d, p, q, adj(r), n);
-    touched_[z(r)] = 1;
-    adjoint_loop<Fn, true>(d, p, q, adj(r), n);
+    if (touched_[s]) return adjoint_loop<Fn, false>(d, p, q, adj_[s], n);
+    touched_[s] = 1;
+    adjoint_loop<Fn, true>(d, p, q, adj_[s], n);
   };
-  for (int32_t k = 0; k < plan_->states; ++k)
+  // d of register `from` passed on to r: a slot not written yet takes over from's buffer.
+  const auto pass = [&](int32_t r, size_t from) {
+    const size_t s = z(slot_[z(r)]);
+    if (touched_[s] || fixed_[s] || fixed_[from] || plan_->code[z(r)].op == Op::constant)
+      return acc(Pass{}, r, adj_[from], nullptr, nullptr);
+    adj_[s] = adj_[from];
+    touched_[s] = 1;
+  };
+  if (g.seed_h_extra) {  // h's seed: d(new h) + dy, one pass
+    const size_t s = z(slot_[z(plan_->outputs[0])]);
+    touched_[s] = 1;
+    sum_loop(g.seeds[0], g.seed_h_extra, adj_[s], n);
+  }
+  for (int32_t k = g.seed_h_extra ? 1 : 0; k < plan_->states; ++k)
     acc(Pass{}, plan_->outputs[z(k)], g.seeds[z(k)], nullptr, nullptr);
-  if (g.seed_h_extra) acc(Pass{}, plan_->outputs[0], g.seed_h_extra, nullptr, nullptr);
-  for (int32_t r = static_cast<int32_t>(plan_->code.size()) - 1; r >= 0; --r) {
-    if (!touched_[z(r)]) continue;  // nothing reaches this register
+  for (int32_t r = static_cast<int32_t>(R) - 1; r >= 0; --r) {
+    const size_t sr = z(slot_[z(r)]);
+    if (!touched_[sr]) continue;  // nothing reaches this register
     const Instr& c = plan_->code[z(r)];
-    const T* d = adj(r);
+    const T* d = adj_[sr];
     const T* y = val_[z(r)];
     const T* a = c.a >= 0 ? val_[z(c.a)] : nullptr;
     const T* b = c.b >= 0 ? val_[z(c.b)] : nullptr;
     switch (c.op) {
       case Op::gate_x: case Op::gate_h: case Op::state: case Op::param: case Op::constant: break;
-      case Op::alias: acc(Pass{}, c.a, d, nullptr, nullptr); break;
-      case Op::add: acc(Pass{}, c.a, d, nullptr, nullptr); acc(Pass{}, c.b, d, nullptr, nullptr); break;
-      case Op::sub: acc(Pass{}, c.a, d, nullptr, nullptr); acc(Negate{}, c.b, d, nullptr, nullptr); break;
+      case Op::alias:
+        if (slot_[z(c.a)] != slot_[z(r)]) pass(c.a, sr);  // else: the same slot already
+        break;
+      case Op::add:
+        if (slot_[z(c.a)] == slot_[z(c.b)])
+          acc(Pass{}, c.a, d, nullptr, nullptr);
+        else
+          pass(c.a, sr);
+        acc(Pass{}, c.b, d, nullptr, nullptr);
+        break;
+      case Op::sub:
+        if (slot_[z(c.a)] == slot_[z(c.b)])
+          acc(Pass{}, c.a, d, nullptr, nullptr);
+        else
+          pass(c.a, sr);
+        acc(Negate{}, c.b, d, nullptr, nullptr);
+        break;
       case Op::mul: acc(Times{}, c.a, d, b, nullptr); acc(Times{}, c.b, d, a, nullptr); break;
       case Op::div: acc(Over{}, c.a, d, b, nullptr); acc(DivB{}, c.b, d, y, b); break;
       case Op::neg: acc(Negate{}, c.a, d, nullptr, nullptr); break;
@@ -175,11 +256,13 @@ void Interpreter<T>::backward(const ChunkIn<T>& in, const ChunkGrads<T>& g) {
     bool wrote = add;
     for (size_t r = 0; r < plan_->code.size(); ++r) {
       const Instr& c = plan_->code[r];
-      if (c.op != op || c.index != index || !touched_[r]) continue;
-      if (wrote)
-        add_into<T>(dst, adj(static_cast<int32_t>(r)), n);
+      if (c.op != op || c.index != index || !touched_[r]) continue;  // a leaf's slot is its own
+      if (adj_[r] == dst)  // accumulated in place (the only register of this leaf)
+        ;
+      else if (wrote)
+        add_into<T>(dst, adj_[r], n);
       else
-        std::copy_n(adj(static_cast<int32_t>(r)), n, dst);
+        std::copy_n(adj_[r], n, dst);
       wrote = true;
     }
     if (!wrote) std::fill_n(dst, n, T(0));

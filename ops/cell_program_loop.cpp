@@ -104,6 +104,7 @@ void loop_forward(Tape& tape, const Plan& plan, const Dims& d, const Inputs<T>& 
     Interpreter<T> interp(plan);
     ChunkIn<T> ci = make_chunk<T>(d);
     std::vector<const T*> prev(z(d.S));
+    std::vector<T*> dst(z(d.S));  // where the chunk's new states go
     for (int64_t k = 0; k < d.T; ++k) {
       const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
       for (int s = 0; s < d.S; ++s) prev[z(s)] = tp >= 0 ? a.at(s, tp, d, static_cast<const T*>(out)) : in.states0[z(s)];
@@ -116,9 +117,8 @@ void loop_forward(Tape& tape, const Plan& plan, const Dims& d, const Inputs<T>& 
       for (int64_t b = 0; b < nb; ++b)
         for (int64_t j0 = 0; j0 < H; j0 += kChunk) {
           point_chunk(ci, d, gx_rows, gh_rows, prev, in.params, b0 + b, b, j0);
-          interp.forward(ci);
-          for (int s = 0; s < d.S; ++s)
-            std::copy_n(interp.output(s), ci.n, a.at(s, t, d, out) + (b0 + b) * H + j0);
+          for (int s = 0; s < d.S; ++s) dst[z(s)] = a.at(s, t, d, out) + (b0 + b) * H + j0;
+          interp.forward(ci, dst.data());
         }
     }
   });
