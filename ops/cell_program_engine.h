@@ -63,6 +63,7 @@ struct ChunkGrads {
   T* dgh;                         // d gate_h, the same (not folded; overwritten)
   std::vector<T*> dstates;        // d(previous state k) (overwritten)
   std::vector<T*> dparams;        // += d(param k)
+  std::vector<const T*> saved;    // the chunk's new states as forward stored them (the same bits)
 };
 
 template <class T>
@@ -73,10 +74,12 @@ class Interpreter {
   // also lands in dst[k] (n values each, apart from the leaves): computed there, or else copied.
   void forward(const ChunkIn<T>& in, T* const* dst = nullptr);
   const T* output(int32_t k) const { return val_[static_cast<size_t>(plan_->outputs[static_cast<size_t>(k)])]; }
-  // Recomputes the chunk, then sweeps back: the gradients of g from the seeds.
+  // Recomputes what the sweep reads (the new states are g.saved), then sweeps back: the gradients of g.
   void backward(const ChunkIn<T>& in, const ChunkGrads<T>& g);
 
  private:
+  // forward, or with saved: only the registers backward reads, the new states taken from saved.
+  void run(const ChunkIn<T>& in, T* const* dst, const T* const* saved);
   const Plan* plan_;
   std::vector<T> scratch_, adj_scratch_;  // [R, kChunk] each
   std::vector<const T*> val_;             // register r's values (scratch, a constant, or a leaf's source)
@@ -88,6 +91,7 @@ class Interpreter {
   std::vector<char> touched_;             // backward: slot written yet
   std::vector<char> fixed_;               // backward: slot's buffer is a destination (never handed on)
   std::vector<char> direct_;              // a gate leaf whose adjoint accumulates in its destination
+  std::vector<char> needed_;              // backward reads the register's value (given the saved states)
 };
 
 // The op's sizes and arrays.

@@ -114,7 +114,8 @@ Interpreter<T>::Interpreter(const Plan& plan)
       adj_(plan.code.size()),
       touched_(plan.code.size()),
       fixed_(plan.code.size()),
-      direct_(plan.code.size()) {
+      direct_(plan.code.size()),
+      needed_(plan.code.size()) {
   const size_t R = plan.code.size();
   std::vector<int32_t> readers(R);
   std::vector<char> value_read(R);  // some derivative reads register r's value
@@ -143,13 +144,30 @@ Interpreter<T>::Interpreter(const Plan& plan)
     const bool gate = c.op == Op::gate_x || (c.op == Op::gate_h && !plan.folded);
     direct_[r] = gate && !value_read[r] && count[leaf(c)] == 1;
   }
+  for (size_t r = R; r-- > 0;) {  // what the sweep reads, and what that is computed from
+    const Instr& c = plan.code[r];
+    needed_[r] = needed_[r] || value_read[r] || c.op == Op::sigmoid || c.op == Op::tanh || c.op == Op::exp ||
+                 c.op == Op::div;
+    if (!needed_[r] || (out_of_[r] >= 0 && c.op > Op::alias)) continue;  // a new state is saved
+    for (const int32_t o : {c.a, c.b})
+      if (o >= 0) needed_[z(o)] = 1;
+  }
 }
 
 template <class T>
 void Interpreter<T>::forward(const ChunkIn<T>& in, T* const* dst) {
+  run(in, dst, nullptr);
+}
+
+template <class T>
+void Interpreter<T>::run(const ChunkIn<T>& in, T* const* dst, const T* const* saved) {
   const int64_t n = in.n;
   for (size_t r = 0; r < plan_->code.size(); ++r) {
     const Instr& c = plan_->code[r];
+    if (saved && c.op > Op::alias && (out_of_[r] >= 0 || !needed_[r])) {  // computed ops only
+      val_[r] = out_of_[r] >= 0 ? saved[out_of_[r]] : nullptr;
+      continue;
+    }
     const bool direct = dst && out_of_[r] >= 0 && c.op != Op::constant;  // a new state computed in place
     T* y = direct ? dst[out_of_[r]] : scratch_.data() + r * z(kChunk);
     const T* a = c.a >= 0 ? val_[z(c.a)] : nullptr;
@@ -180,7 +198,7 @@ void Interpreter<T>::forward(const ChunkIn<T>& in, T* const* dst) {
 
 template <class T>
 void Interpreter<T>::backward(const ChunkIn<T>& in, const ChunkGrads<T>& g) {
-  forward(in);
+  run(in, nullptr, g.saved.data());
   const int64_t n = in.n;
   const size_t R = plan_->code.size();
   std::fill(touched_.begin(), touched_.end(), 0);

@@ -146,7 +146,7 @@ void loop_backward(Tape& tape, const Plan& plan, const Dims& d, const Inputs<T>&
     Interpreter<T> interp(plan);
     ChunkIn<T> ci = make_chunk<T>(d);
     ChunkGrads<T> cg{std::vector<const T*>(z(d.S)), nullptr, nullptr, nullptr, std::vector<T*>(z(d.S)),
-                     std::vector<T*>(z(d.P))};
+                     std::vector<T*>(z(d.P)), std::vector<const T*>(z(d.S))};
     std::vector<const T*> prev(z(d.S));
     for (int64_t k = d.T - 1; k >= 0; --k) {
       const int64_t t = d.time(k), tp = k > 0 ? d.time(k - 1) : -1;
@@ -159,6 +159,7 @@ void loop_backward(Tape& tape, const Plan& plan, const Dims& d, const Inputs<T>&
           point_chunk(ci, d, gx_rows, gh_rows, prev, in.params, row, b, j0);
           for (int s = 0; s < d.S; ++s) {
             cg.seeds[z(s)] = carry[z(s)].data() + row * H + j0;
+            cg.saved[z(s)] = a.at(s, t, d, out) + row * H + j0;
             cg.dstates[z(s)] = (s == 0 ? direct_dh.data() : carry[z(s)].data()) + row * H + j0;
           }
           cg.seed_h_extra = dout + (t * B + row) * H + j0;
