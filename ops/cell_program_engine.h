@@ -9,7 +9,8 @@
 // in chunks of at most kChunk units: every instruction is one vectorised loop over the chunk, its
 // registers live in a small scratch that stays in L1 (numexpr-style). aux keeps
 //   gates  [T, B, G*H]  gx (folded: gx + gh, the gate sums, when uses_gate_sums_only()), overwritten in
-//                       backward by d gate_x (folded: d of the sums);
+//                       backward by d gate_x (folded: d of the sums); a folded gate whose sum only feeds
+//                       one sigmoid / tanh / exp holds that activation after forward (Note [Program adjoints]);
 //   gh     [T, B, G*H]  only when not folded: gh = h W_hh^T + b_hh, overwritten by d gate_h;
 //   states [S-1, T, B, H]  the new states 1..S-1 of every step (h is the op's output).
 // Backward recomputes the program's registers per chunk from those and the previous states, then runs
@@ -92,6 +93,7 @@ class Interpreter {
   std::vector<char> fixed_;               // backward: slot's buffer is a destination (never handed on)
   std::vector<char> direct_;              // a gate leaf whose adjoint accumulates in its destination
   std::vector<char> needed_;              // backward reads the register's value (given the saved states)
+  std::vector<char> inplace_;             // an activation kept in its gate's block of aux
 };
 
 // The op's sizes and arrays.

@@ -50,9 +50,19 @@ struct SigmoidD { template <class T> static T g(T d, T y, T) { return d * (y * (
 struct TanhD { template <class T> static T g(T d, T y, T) { return d * (1 - y * y); } };       // y = tanh(a)
 struct ReluD { template <class T> static T g(T d, T a, T) { return d * (a > 0 ? T(1) : T(0)); } };
 
+template <class Fn, class T>
+UNROLL_SIMD_CLONES void unary_inplace(T* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = Fn::f(y[i]);
+}
+
 template <class T>  // y = (0 + a) + b: a fresh adjoint from two seeds, rounded as two Passes
 UNROLL_SIMD_CLONES void sum_loop(const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = (T(0) + a[i]) + b[i];
+}
+
+template <class Fn, bool kFresh, class T>  // adjoint_loop with p = dst (q unused)
+UNROLL_SIMD_CLONES void adjoint_inplace(const T* __restrict d, T* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = (kFresh ? T(0) : dst[i]) + Fn::g(d[i], dst[i], d[i]);
 }
 
 template <class Fn, bool kFresh, class T>
@@ -101,7 +111,10 @@ Plan make_plan(const CellProgram& program) {
 //  - a Pass into a register not yet written takes over the reader's buffer (nothing reads it afterwards);
 //  - a gate leaf read by one register whose value no derivative reads accumulates straight into d gate
 //    (its destination; gx / gh hold the values, which backward then no longer needs);
-//  - constants get no adjoint at all.
+//  - constants get no adjoint at all;
+//  - a sigmoid / tanh / exp of a folded gate sum that nothing else reads (the gate a direct leaf) overwrites
+//    the sum in aux: backward reads it there instead of recomputing it, and its derivative then turns it
+//    into d gate in place.
 // Every gradient is the same sum as with a buffer per register, up to the sign of a zero (0 + -0 = +0).
 template <class T>
 Interpreter<T>::Interpreter(const Plan& plan)
@@ -115,7 +128,8 @@ Interpreter<T>::Interpreter(const Plan& plan)
       touched_(plan.code.size()),
       fixed_(plan.code.size()),
       direct_(plan.code.size()),
-      needed_(plan.code.size()) {
+      needed_(plan.code.size()),
+      inplace_(plan.code.size()) {
   const size_t R = plan.code.size();
   std::vector<int32_t> readers(R);
   std::vector<char> value_read(R);  // some derivative reads register r's value
@@ -144,6 +158,13 @@ Interpreter<T>::Interpreter(const Plan& plan)
     const bool gate = c.op == Op::gate_x || (c.op == Op::gate_h && !plan.folded);
     direct_[r] = gate && !value_read[r] && count[leaf(c)] == 1;
   }
+  for (size_t r = 0; r < R; ++r) {
+    const Instr& c = plan.code[r];
+    const bool act = c.op == Op::sigmoid || c.op == Op::tanh || c.op == Op::exp;
+    if (!act || out_of_[r] >= 0 || plan.code[z(c.a)].op != Op::alias || readers[z(c.a)] != 1) continue;
+    const int32_t gate = plan.code[z(c.a)].a;  // readers counts outputs, so neither is an output
+    inplace_[r] = plan.code[z(gate)].op == Op::gate_x && plan.folded && readers[z(gate)] == 1 && direct_[z(gate)];
+  }
   for (size_t r = R; r-- > 0;) {  // what the sweep reads, and what that is computed from
     const Instr& c = plan.code[r];
     needed_[r] = needed_[r] || value_read[r] || c.op == Op::sigmoid || c.op == Op::tanh || c.op == Op::exp ||
@@ -164,6 +185,14 @@ void Interpreter<T>::run(const ChunkIn<T>& in, T* const* dst, const T* const* sa
   const int64_t n = in.n;
   for (size_t r = 0; r < plan_->code.size(); ++r) {
     const Instr& c = plan_->code[r];
+    if (inplace_[r]) {  // the activation in its gate's block: computed there once, in forward
+      T* g = const_cast<T*>(val_[z(c.a)]);  // aux (loop_forward's and loop_backward's gates)
+      if (!saved && c.op == Op::sigmoid) unary_inplace<Sigmoid>(g, n);
+      if (!saved && c.op == Op::tanh) unary_inplace<Tanh>(g, n);
+      if (!saved && c.op == Op::exp) unary_inplace<Exp>(g, n);
+      val_[r] = g;
+      continue;
+    }
     if (saved && c.op > Op::alias && (out_of_[r] >= 0 || !needed_[r])) {  // computed ops only
       val_[r] = out_of_[r] >= 0 ? saved[out_of_[r]] : nullptr;
       continue;
@@ -212,6 +241,11 @@ void Interpreter<T>::backward(const ChunkIn<T>& in, const ChunkGrads<T>& g) {
   const auto acc = [&]<class Fn>(Fn, int32_t r, const T* d, const T* p, const T* q) {
     if (plan_->code[z(r)].op == Op::constant) return;  // nothing needs a constant's gradient
     const size_t s = z(slot_[z(r)]);
+    if (p == adj_[s]) {  // an activation kept in place (its q is unused)
+      if (touched_[s]) return adjoint_inplace<Fn, false>(d, adj_[s], n);
+      touched_[s] = 1;
+      return adjoint_inplace<Fn, true>(d, adj_[s], n);
+    }
     p = p ? p : d;
     q = q ? q : d;
     if (touched_[s]) return adjoint_loop<Fn, false>(d, p, q, adj_[s], n);
