@@ -11,6 +11,7 @@
 
 #include "apps/cell_file.h"
 #include "apps/commands.h"
+#include "apps/ensemble.h"
 #include "apps/memory_check.h"
 #include "apps/option_checks.h"
 #include "apps/probe_data.h"
@@ -103,6 +104,13 @@ void check_resume_does_not_rewind(const std::string& resume, const Checkpoint& f
 
 int run_train(TrainOptions& o, CLI::App* sub) {
   namespace fs = std::filesystem;
+  if (!o.resume.empty() && is_ensemble_folder(o.resume)) {
+    for (const char* flag : {"--epochs", "--patience", "--detect-anomaly", "--data"})
+      UNROLL_CHECK(sub->count(flag) == 0, UsageError, "train: --resume of an ensemble folder takes no {} (its members' "
+                   "settings are fixed; resume a member with --resume DIR/members/seed_N/checkpoint.h5)", flag);
+    return resume_ensemble(o.resume, o.quiet);
+  }
+  if (sub->count("--ensemble") > 0) return run_ensemble(ensemble_member_args(*sub), o.ensemble, o.seed, o.out, o.overwrite, o.quiet);
   const std::unique_ptr<Communicator> comm = world_communicator();
   const bool lead = comm->rank() == 0;  // the only rank that writes files or prints
   if (!lead) o.quiet = o.no_plot = true;
@@ -376,7 +384,9 @@ void register_train_command(CLI::App& app, CommandTable& table) {
   sub->add_option("--seed", o->seed, "seed for initialisation, shuffling and dropout")->check(unsigned_in(0))->capture_default_str();
   sub->add_option("--keep-last", o->keep_last, "keep this many older checkpoint.h5 files (.1, .2, ...)")->check(integer_in(0, 1000));
   sub->add_option("--out", o->out, "output folder")->capture_default_str();
-  sub->add_option("--resume", o->resume, "continue the run saved in this checkpoint.h5 (in its folder)");
+  sub->add_option("--resume", o->resume, "continue the run saved in this checkpoint.h5 (in its folder), or the ensemble in this folder");
+  sub->add_option("--ensemble", o->ensemble, "train K members with seeds --seed, --seed+1, ..., each a full run in "
+                  "OUT/members/seed_N; OUT/forecast.csv is the mean of their forecasts")->check(integer_in(1, kMaxEnsemble));
   sub->add_flag("--overwrite", o->overwrite,
                 "a new run into an --out folder holding an earlier run's files removes them first (else refused)");
   sub->add_flag("--detect-anomaly", o->detect_anomaly, "check every recorded op for NaN/Inf and name the first");
@@ -389,7 +399,7 @@ void register_train_command(CLI::App& app, CommandTable& table) {
                                                  "--scaler", "--train-fraction", "--val-fraction", "--model", "--cell-file", "--hidden",
                                                  "--layers", "--dropout", "--residual", "--highway", "--despike", "--history", "--period", "--horizon", "--batch", "--lr", "--loss", "--huber-delta",
                                                  "--optimizer", "--momentum", "--nesterov", "--weight-decay", "--clip",
-                                                 "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out", "--overwrite"})
+                                                 "--schedule", "--decay-epochs", "--warmup", "--step-size", "--gamma", "--seed", "--out", "--overwrite", "--ensemble"})
                          UNROLL_CHECK(sub->count(fixed) == 0, UsageError,
                                       "train: {} cannot be combined with --resume (the run's settings come from the "
                                       "checkpoint; only --epochs, --patience and --detect-anomaly may change, and --data "

@@ -33,6 +33,7 @@ struct TrainOptions {
   int64_t decay_epochs = 0;
   uint64_t seed = 1;
   int keep_last = 0;
+  int ensemble = 0;  // --ensemble K: K member runs, seeds seed..seed+K-1 (apps/ensemble.h); 0 = one run
   // run
   std::string out = "runs/latest", resume;
   bool detect_anomaly = false, quiet = false, no_plot = false, overwrite = false;
