@@ -237,16 +237,6 @@ std::string plot(const std::string& dir, const std::vector<SeriesResult>& result
   return run_gnuplot(dir, "suite.gp", {"suite.png"});
 }
 
-nlohmann::json read_report(const std::string& path) {
-  std::ifstream in(path);
-  UNROLL_CHECK(in.good(), IoError, "suite: cannot read {}", path);
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("suite: {} is not valid JSON: {}", path, e.what()));
-  }
-}
-
 int run_suite(const SuiteOptions& o) {
   namespace fs = std::filesystem;
   const std::vector<SuiteSeries> series = chosen_series(o);
@@ -280,7 +270,7 @@ int run_suite(const SuiteOptions& o) {
                                  s.name, seed, code, dir);
         return code;
       }
-      res.reports.push_back(read_report((fs::path(dir) / "report.json").string()));
+      res.reports.push_back(read_run_json((fs::path(dir) / "report.json").string(), "suite"));
       res.seconds.push_back(secs);
       const nlohmann::json& r = res.reports.back();
       const nlohmann::json& best = r["baselines"]["best"];

@@ -124,10 +124,11 @@ RunResult result_from(const nlohmann::json& j) {
 
 // A finished run's result.json (false when absent or unreadable: the run is trained again).
 bool read_result(const SweepOptions& o, const Job& j, RunResult* out) {
-  std::ifstream in(std::filesystem::path(run_dir(o, j)) / "result.json");
-  if (!in) return false;
+  const std::filesystem::path file = std::filesystem::path(run_dir(o, j)) / "result.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return false;
   try {
-    *out = result_from(nlohmann::json::parse(in));
+    *out = result_from(read_run_json(file.string(), "sweep"));
     return true;
   } catch (const std::exception&) {
     return false;

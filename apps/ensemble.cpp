@@ -34,16 +34,6 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kEnsembleFiles = {"ensemble.json", "report.json", "forecast.csv", "members"};
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  UNROLL_CHECK(in.good(), IoError, "train: cannot read {}", path);
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("train: {} is not valid JSON: {}", path, e.what()));
-  }
-}
-
 struct Forecast {
   std::vector<std::string> index;
   std::vector<double> prediction, target;
@@ -112,7 +102,7 @@ int run_members(const std::string& out, const nlohmann::json& spec, bool quiet) 
       return code;
     }
     if (!quiet) {
-      const nlohmann::json r = read_json((fs::path(dir) / "report.json").string());
+      const nlohmann::json r = read_run_json((fs::path(dir) / "report.json").string(), "train");
       std::cout << fmt::format("member seed {}: test RMSE {:.5f} ({} epochs), {}\n", s, r["test_rmse"].get<double>(),
                                r["epochs_run"].get<int64_t>(), dir)
                 << std::flush;
@@ -125,7 +115,7 @@ int run_members(const std::string& out, const nlohmann::json& spec, bool quiet) 
   Forecast mean;
   for (int i = 0; i < k; ++i) {
     const std::string dir = member_dir(out, seed + static_cast<uint64_t>(i));
-    reports.push_back(read_json((fs::path(dir) / "report.json").string()));
+    reports.push_back(read_run_json((fs::path(dir) / "report.json").string(), "train"));
     rmse.push_back(reports.back()["test_rmse"]);
     const Forecast f = read_forecast((fs::path(dir) / "forecast.csv").string());
     if (i == 0) {
@@ -243,7 +233,7 @@ int run_ensemble(const std::vector<std::string>& member_args, int k, uint64_t se
 
 int resume_ensemble(const std::string& out, bool quiet) {
   const OutputFolder folder(out, "--resume's folder");
-  const nlohmann::json spec = read_json((fs::path(out) / "ensemble.json").string());
+  const nlohmann::json spec = read_run_json((fs::path(out) / "ensemble.json").string(), "train");
   UNROLL_CHECK(spec.is_object() && spec.contains("members") && spec["members"].is_number_integer() &&
                    spec["members"].get<int>() >= 1 && spec["members"].get<int>() <= kMaxEnsemble &&
                    spec.contains("seed") && spec["seed"].is_number_unsigned() && spec.contains("train_args") &&

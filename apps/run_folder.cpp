@@ -4,9 +4,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "graph/check.h"
+#include "graph/json_bounds.h"
 #include "io/output_files.h"
 
 namespace unroll::cli {
@@ -57,6 +62,22 @@ void clear_earlier_outputs(const std::string& dir, const std::vector<std::string
     std::filesystem::remove_all(p, ec);
     UNROLL_CHECK(!ec, IoError, "{}: --overwrite cannot remove {}: {}", command, p.string(), ec.message());
   }
+}
+
+nlohmann::json read_run_json(const std::string& path, const std::string& command) {
+  std::error_code ec;
+  // A FIFO or device would block the read or never end: only a regular file is read.
+  UNROLL_CHECK(std::filesystem::is_regular_file(path, ec), IoError, "{}: cannot read {} (not a regular file)", command,
+               path);
+  const JsonBounds bounds;
+  const auto size = std::filesystem::file_size(path, ec);
+  UNROLL_CHECK(!ec && size <= bounds.max_bytes, DataError, "{}: {} is larger than the {} bytes a run's JSON may have",
+               command, path, bounds.max_bytes);
+  std::ifstream in(path, std::ios::binary);
+  UNROLL_CHECK(in.good(), IoError, "{}: cannot read {}", command, path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_bounded_json(text.str(), fmt::format("{}: {}", command, path), bounds);
 }
 
 }  // namespace unroll::cli

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace unroll::cli {
 
 // The files `unroll train` writes into its folder (checkpoints first). Rotated checkpoint.h5.N files of
@@ -23,6 +25,11 @@ std::vector<std::string> existing_run_files(const std::string& dir);
 // another <option>)"; with overwrite the files (and folders) named in found are removed first.
 void clear_earlier_outputs(const std::string& dir, const std::vector<std::string>& found, bool overwrite,
                            const std::string& command, const std::string& option, const std::string& hint);
+
+// A JSON file of a run folder (report.json, result.json, ensemble.json): IoError "<command>: cannot read
+// PATH" when it is not a readable regular file; DataError when it is not valid JSON, longer or nested
+// deeper than JsonBounds allows (graph/json_bounds.h: a planted file cannot overflow the stack).
+nlohmann::json read_run_json(const std::string& path, const std::string& command);
 
 // Removes the names of `names` that exist in dir (files only).
 void remove_files(const std::string& dir, const std::vector<std::string>& names);

@@ -3,7 +3,8 @@
 # complete runs in OUT/members/seed_N (member 4 is bit-identical to a plain --seed 4 run); the ensemble's
 # RMSE is the RMSE of the mean of the members' forecast.csv predictions (recomputed here) and the spread
 # numbers are the members' own; the same command gives the same bits; --resume OUT keeps finished members
-# and redoes the missing ones, also after SIGINT stopped a member (exit 130, a resume hint); K outside 1..64 and --ensemble with --resume are one-line errors (exit 2).
+# and redoes the missing ones, also after SIGINT stopped a member (exit 130, a resume hint); K outside 1..64, --ensemble with --resume and a planted, deeply nested member report are
+# one-line errors (exit 2).
 source "$(dirname "$0")/lib.sh"
 ARGS=(--dataset nottem --hidden 8 --epochs 3 --no-plot --quiet)
 "$UNROLL" train "${ARGS[@]}" --ensemble 3 --seed 4 --out e
@@ -68,6 +69,10 @@ set -e
 grep -q "resume the ensemble with: unroll train --resume stopped" err.txt || fail "no resume hint: $(cat err.txt)"
 "$UNROLL" train --resume stopped --quiet
 cmp -s straight/forecast.csv stopped/forecast.csv || fail "the resumed ensemble differs from the straight one"
+# A member's report.json replaced by 100,000 nested '[' (a planted file): one line, exit 2, no stack overflow.
+cp -r e planted
+/usr/bin/python3 -c "open('planted/members/seed_5/report.json', 'w').write('[' * 100000)"
+expect_exit 2 "is JSON nested deeper than 64 levels" -- "$UNROLL" train --resume planted
 # Bad K and --ensemble with --resume: one line, exit 2.
 expect_exit 2 "train --ensemble 0: must be an integer from 1 to 64" -- "$UNROLL" train --ensemble 0 --out x
 expect_exit 2 "train --ensemble 65: must be an integer from 1 to 64" -- "$UNROLL" train --ensemble 65 --out x
